@@ -1,0 +1,43 @@
+# otel_aliyun: PGXS build.  The .proto files under proto/ are compiled with
+# protoc-c into gen/ at build time; nothing generated is committed.
+
+MODULE_big = otel_aliyun
+EXTENSION = otel_aliyun
+DATA = sql/otel_aliyun--1.0.sql
+PGFILEDESC = "otel_aliyun - OpenTelemetry export to Alibaba Cloud ARMS, SLS and Prometheus"
+
+PROTOS := $(shell find proto -name '*.proto' | sort)
+PROTO_C := $(patsubst proto/%.proto,gen/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+SRC_C := $(sort $(wildcard src/*.c))
+SRC_OBJS := $(SRC_C:.c=.o)
+OBJS = $(SRC_OBJS) $(PROTO_C:.c=.o)
+
+PG_CPPFLAGS = -Isrc -Igen
+SHLIB_LINK = -lprotobuf-c -lcurl -lz -llz4 -lsnappy -lcrypto
+
+# pg_regress needs the library preloaded: it runs its own temporary instance.
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/otel_aliyun--%,$(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+PROVE_FLAGS = -I $(srcdir)/test
+
+EXTRA_CLEAN = gen tmp_check tmp_check_regress results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+gen/%.pb-c.c gen/%.pb-c.h: proto/%.proto
+	@mkdir -p gen
+	protoc-c --proto_path=proto --c_out=gen $<
+
+# every source may include generated headers
+$(SRC_OBJS): | $(PROTO_H)
+$(PROTO_C:.c=.o): | $(PROTO_H)
+$(PROTO_C:.c=.o): CFLAGS += -Wno-missing-prototypes
+
+.PHONY: test
+test:
+	bash test/run-all.sh

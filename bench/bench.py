@@ -1,0 +1,376 @@
+#!/usr/bin/python3
+"""otel_aliyun overhead benchmark (driven by bench/run.sh).
+
+pgbench -S (select-only) against one throwaway cluster, in configurations
+  none  the extension not loaded (baseline)
+  0     preloaded, otel_aliyun.sample_rate = 0
+  0.1   preloaded, sample rate 0.1
+  1     preloaded, sample rate 1
+all exporting with default settings (gzip, batch size, interval) to a local
+sink that counts and discards.  Runs are interleaved (the order rotates each
+round) and medians are reported.  For each run: TPS, and the server's CPU
+time per transaction, from /proc: utime+stime (+ reaped children's cutime+
+cstime) of the postmaster and every live child process (backends, the export
+worker, auxiliary processes), read before and after the run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# (TPS ratio at least, CPU ratio at most) from the issue's targets
+TARGETS = {"0": (0.99, 1.01), "0.1": (0.98, 1.03), "1": (0.92, 1.10)}
+
+
+def log(msg):
+    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+class Cluster:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.data = os.path.join(work, "data")
+        self.sock = work
+        self.port = args.port or free_port()
+        self.logfile = os.path.join(work, "postmaster.log")
+        self.as_user = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", args.user, "--"]
+        self.bin = args.pgbin
+
+    def run(self, cmd, check=True, capture=False, as_owner=True):
+        full = (self.as_user if as_owner else []) + cmd
+        r = subprocess.run(full, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE if capture else None,
+                           stderr=subprocess.STDOUT if capture else None,
+                           universal_newlines=True)
+        if check and r.returncode != 0:
+            if capture:
+                sys.stderr.write(r.stdout or "")
+            raise SystemExit("command failed (%d): %s" % (r.returncode, " ".join(cmd)))
+        return r
+
+    def psql(self, sql, db="postgres"):
+        r = self.run([os.path.join(self.bin, "psql"), "-XAtq", "-v", "ON_ERROR_STOP=1",
+                      "-h", self.sock, "-p", str(self.port), "-U", "postgres",
+                      "-d", db, "-c", sql], capture=True, as_owner=False)
+        return r.stdout.strip()
+
+    def initdb(self):
+        self.run([os.path.join(self.bin, "initdb"), "-D", self.data, "-A", "trust",
+                  "-U", "postgres", "-N", "--no-instructions", "-E", "UTF8",
+                  "--locale=C"], capture=True)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\n# otel_aliyun benchmark\n")
+            f.write("port = %d\n" % self.port)
+            f.write("listen_addresses = '%s'\n" % ("127.0.0.1" if self.args.tcp else ""))
+            f.write("unix_socket_directories = '%s'\n" % self.sock)
+            f.write("shared_buffers = '%s'\n" % self.args.shared_buffers)
+            f.write("max_connections = 30\n")
+            f.write("synchronous_commit = off\n")
+            f.write("autovacuum = off\n")
+            f.write("log_min_messages = warning\n")
+            f.write("include_if_exists = 'bench_variant.conf'\n")
+
+    def set_variant(self, conf_text):
+        path = os.path.join(self.data, "bench_variant.conf")
+        with open(path, "w") as f:
+            f.write(conf_text)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(self.args.user)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def start(self):
+        self.run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", self.logfile,
+                  "-w", "-t", "120", "start"], capture=True)
+
+    def stop(self):
+        self.run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w", "-t", "120",
+                  "-m", "fast", "stop"], check=False, capture=True)
+
+    def postmaster_pid(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def pgbench(self, extra):
+        cmd = [os.path.join(self.bin, "pgbench"), "-h", self.host(), "-p", str(self.port),
+               "-U", "postgres"] + extra + ["postgres"]
+        return self.run(cmd, capture=True, as_owner=False)
+
+    def host(self):
+        return "127.0.0.1" if self.args.tcp else self.sock
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def proc_ticks(pid):
+    """utime+stime+cutime+cstime of pid, in clock ticks (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return 0, None
+    rest = s[s.rindex(")") + 2:].split()
+    ppid = int(rest[1])
+    return sum(int(x) for x in rest[11:15]), ppid
+
+
+def server_cpu_seconds(pm_pid):
+    """CPU seconds of the postmaster, its reaped children and live children."""
+    total, _ = proc_ticks(pm_pid)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        pid = int(d)
+        if pid == pm_pid:
+            continue
+        t, ppid = proc_ticks(pid)
+        if ppid == pm_pid:
+            total += t
+    return total / CLK_TCK
+
+
+def wait_backends_gone(cl, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        n = cl.psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                    "AND pid <> pg_backend_pid()")
+        if n == "0":
+            return
+        time.sleep(0.05)
+
+
+def variant_conf(cfg, sink_url, extra):
+    if cfg == "none":
+        return "shared_preload_libraries = ''\n"
+    conf = ("shared_preload_libraries = 'otel_aliyun'\n"
+            "otel_aliyun.sample_rate = %s\n"
+            "otel_aliyun.traces_endpoint = '%s'\n" % (cfg, sink_url))
+    return conf + extra
+
+
+def sink_get(port, path="/_stats", post=False):
+    import urllib.request
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                 data=b"" if post else None)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def parse_pgbench(out):
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    if not tps:
+        tps = re.search(r"tps = ([0-9.]+)", out)
+    ntx = re.search(r"number of transactions actually processed: (\d+)", out)
+    if not tps or not ntx:
+        raise SystemExit("cannot parse pgbench output:\n" + out)
+    return float(tps.group(1)), int(ntx.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="otel_aliyun pgbench -S overhead benchmark")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
+    ap.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 15)),
+                    help="seconds per measured run (10-30 recommended)")
+    ap.add_argument("--warmup", type=int, default=3, help="seconds of pgbench before each run")
+    ap.add_argument("--scale", type=int, default=10)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--configs", default="none,0,0.1,1",
+                    help="comma list: none and/or sample rates")
+    ap.add_argument("--protocol", default="simple", choices=["simple", "extended", "prepared"])
+    ap.add_argument("--tcp", action="store_true", help="connect over 127.0.0.1 instead of a socket")
+    ap.add_argument("--shared-buffers", default="256MB")
+    ap.add_argument("--extra-conf", default="", help="more otel_aliyun settings (conf lines)")
+    ap.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")
+    ap.add_argument("--user", default="postgres", help="cluster owner when run as root")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    args = ap.parse_args()
+
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    for c in configs:
+        if c != "none":
+            float(c)
+    os.makedirs(args.out, exist_ok=True)
+
+    work = tempfile.mkdtemp(prefix="otel_bench_")
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam(args.user)
+        os.chown(work, pw.pw_uid, pw.pw_gid)
+    cl = Cluster(args, work)
+
+    sink_port_file = os.path.join(work, "sink.port")
+    sink = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "sink.py"),
+                             "--port-file", sink_port_file],
+                            stdin=subprocess.DEVNULL)
+    results = []
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(sink_port_file):
+            if time.time() > deadline or sink.poll() is not None:
+                raise SystemExit("sink did not start")
+            time.sleep(0.05)
+        with open(sink_port_file) as f:
+            sink_port = int(f.read())
+        sink_url = "http://127.0.0.1:%d/v1/traces" % sink_port
+
+        log("initdb in %s, port %d" % (work, cl.port))
+        cl.initdb()
+        cl.set_variant(variant_conf("none", sink_url, ""))
+        cl.start()
+        log("pgbench -i -s %d" % args.scale)
+        cl.pgbench(["-i", "-q", "-s", str(args.scale)])
+        cl.psql("CREATE EXTENSION pg_prewarm")
+        cl.stop()
+
+        extra = "".join(l.strip() + "\n" for l in args.extra_conf.split(";") if l.strip())
+        bench_args = ["-S", "-n", "-M", args.protocol, "-c", str(args.clients),
+                      "-j", str(args.clients)]
+        ext_created = False
+        for rnd in range(args.rounds):
+            order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
+            for cfg in order:
+                cl.set_variant(variant_conf(cfg, sink_url, extra))
+                cl.start()
+                try:
+                    if cfg != "none" and not ext_created:
+                        cl.psql("CREATE EXTENSION IF NOT EXISTS otel_aliyun")
+                        ext_created = True
+                    cl.psql("SELECT pg_prewarm('pgbench_accounts'), pg_prewarm('pgbench_accounts_pkey'),"
+                            " pg_prewarm('pgbench_branches'), pg_prewarm('pgbench_tellers')")
+                    if args.warmup > 0:
+                        cl.pgbench(bench_args + ["-T", str(args.warmup)])
+                    if cfg != "none":
+                        cl.psql("SELECT otel_aliyun.flush(60000)")
+                        cl.psql("SELECT otel_aliyun.stats_reset()")
+                    sink_get(sink_port, "/_reset", post=True)
+                    wait_backends_gone(cl)
+                    pm = cl.postmaster_pid()
+                    sink_cpu0 = proc_ticks(sink.pid)[0]
+                    cpu0 = server_cpu_seconds(pm)
+                    out = cl.pgbench(bench_args + ["-T", str(args.duration)]).stdout
+                    wait_backends_gone(cl)
+                    cpu1 = server_cpu_seconds(pm)
+                    sink_cpu1 = proc_ticks(sink.pid)[0]
+                    tps, ntx = parse_pgbench(out)
+                    r = {"round": rnd + 1, "config": cfg, "tps": tps, "transactions": ntx,
+                         "cpu_s": cpu1 - cpu0,
+                         "cpu_us_per_tx": (cpu1 - cpu0) / ntx * 1e6,
+                         "sink_cpu_s": (sink_cpu1 - sink_cpu0) / CLK_TCK}
+                    if cfg != "none":
+                        flushed = cl.psql("SELECT otel_aliyun.flush(60000)")
+                        st = json.loads(cl.psql(
+                            "SELECT row_to_json(s) FROM otel_aliyun.stats s WHERE signal = 'traces'"))
+                        r.update({"flushed": flushed == "t",
+                                  "produced": st["produced"], "sampled_out": st["sampled_out"],
+                                  "exported": st["exported"], "dropped": st["dropped"],
+                                  "failed": st["failed"], "bytes_sent": st["bytes_sent"],
+                                  "requests": st["requests"]})
+                    r["sink"] = sink_get(sink_port)
+                    results.append(r)
+                    log("round %d %-5s tps %.0f  cpu %.1f us/tx%s" % (
+                        rnd + 1, cfg, tps, r["cpu_us_per_tx"],
+                        "" if cfg == "none" else "  produced %d exported %d dropped %d failed %d" % (
+                            r["produced"], r["exported"], r["dropped"], r["failed"])))
+                finally:
+                    cl.stop()
+    finally:
+        cl.stop()
+        sink.send_signal(signal.SIGTERM)
+        try:
+            sink.wait(10)
+        except subprocess.TimeoutExpired:
+            sink.kill()
+        if args.keep:
+            log("cluster kept in %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    report(args, configs, results)
+
+
+def report(args, configs, results):
+    med = {}
+    for cfg in configs:
+        rs = [r for r in results if r["config"] == cfg]
+        if not rs:
+            continue
+        med[cfg] = {"tps": statistics.median(r["tps"] for r in rs),
+                    "cpu": statistics.median(r["cpu_us_per_tx"] for r in rs),
+                    "exported": sum(r.get("exported", 0) for r in rs),
+                    "produced": sum(r.get("produced", 0) for r in rs),
+                    "dropped": sum(r.get("dropped", 0) for r in rs),
+                    "failed": sum(r.get("failed", 0) for r in rs),
+                    "runs": len(rs)}
+    base = med.get("none")
+    lines = []
+    lines.append("otel_aliyun benchmark: pgbench -S -M %s, scale %d, %d clients, %d rounds x %d s, "
+                 "%d CPUs, %s" % (args.protocol, args.scale, args.clients, args.rounds, args.duration,
+                                  os.cpu_count(), datetime.datetime.now().strftime("%Y-%m-%d %H:%M")))
+    lines.append("")
+    lines.append("%-7s %10s %9s %12s %9s %11s %11s %8s %7s  %s" % (
+        "config", "TPS", "TPS/base", "CPU us/tx", "CPU/base", "produced", "exported", "dropped",
+        "failed", "target (TPS>=, CPU<=)"))
+    verdicts = []
+    for cfg in configs:
+        if cfg not in med:
+            continue
+        m = med[cfg]
+        tr = m["tps"] / base["tps"] if base else float("nan")
+        cr = m["cpu"] / base["cpu"] if base else float("nan")
+        tgt = TARGETS.get(cfg)
+        verdict = ""
+        if tgt and base:
+            ok = tr >= tgt[0] and cr <= tgt[1]
+            if cfg == "1":
+                ok = ok and m["dropped"] == 0 and m["failed"] == 0 and m["exported"] == m["produced"]
+            verdict = "%.2f %.2f %s" % (tgt[0], tgt[1], "met" if ok else "MISSED")
+            verdicts.append(ok)
+        name = "absent" if cfg == "none" else "rate " + cfg
+        lines.append("%-7s %10.0f %9.3f %12.2f %9.3f %11s %11s %8s %7s  %s" % (
+            name, m["tps"], tr, m["cpu"], cr,
+            "-" if cfg == "none" else m["produced"], "-" if cfg == "none" else m["exported"],
+            "-" if cfg == "none" else m["dropped"], "-" if cfg == "none" else m["failed"], verdict))
+    lines.append("")
+    lines.append("medians over rounds; produced/exported/dropped/failed are spans summed over runs")
+    lines.append("per run:")
+    for r in results:
+        lines.append("  round %d %-5s tps %9.1f  cpu %8.2f us/tx  (server %.2f s, sink %.2f s)%s" % (
+            r["round"], r["config"], r["tps"], r["cpu_us_per_tx"], r["cpu_s"], r["sink_cpu_s"],
+            "" if r["config"] == "none" else "  exported %d/%d dropped %d, %d requests, %d bytes" % (
+                r["exported"], r["produced"], r["dropped"], r["requests"], r["bytes_sent"])))
+    text = "\n".join(lines) + "\n"
+    sys.stdout.write("\n" + text)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with open(os.path.join(args.out, "results-%s.txt" % stamp), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "results-%s.json" % stamp), "w") as f:
+        json.dump({"args": vars(args), "runs": results, "medians": med}, f, indent=1)
+    log("results written to %s/results-%s.{txt,json}" % (args.out, stamp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# otel_aliyun overhead benchmark: pgbench -S (scale 10, 2 clients) against one
+# throwaway cluster with the extension absent and loaded at sample rates 0,
+# 0.1 and 1 (exporting, default settings, to a local sink), runs interleaved
+# over several rounds, medians of TPS and of the server's CPU time per
+# transaction, as ratios to the run without the extension.
+#
+#   bench/run.sh [--rounds 3] [--duration 15] [--configs none,0,0.1,1]
+#                [--protocol simple|extended|prepared] [--tcp] [--keep]
+#
+# Builds and installs the extension first (BUILD=0 skips that).  Runs as
+# root (the cluster then belongs to the postgres user) or as any user who
+# may install into PostgreSQL's directories.  Results: bench/out/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+exec </dev/null
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+bash test/install-deps.sh
+if [ "${BUILD:-1}" = 1 ]; then
+	make -s PG_CONFIG="$PG_CONFIG" -j"$(nproc)"
+	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PG_CONFIG" --pkglibdir)" ]; then
+		sudo make -s PG_CONFIG="$PG_CONFIG" install
+	else
+		make -s PG_CONFIG="$PG_CONFIG" install
+	fi
+fi
+exec /usr/bin/python3 bench/bench.py --pgbin "$("$PG_CONFIG" --bindir)" "$@"

@@ -1,0 +1,270 @@
+/*-------------------------------------------------------------------------
+ *
+ * buffer.c
+ *		Shared-memory rings that carry records from backends to the worker.
+ *
+ * Each signal has one ring of slots.  A slot is an 8-byte header followed
+ * by the record, padded to 8 bytes.  Positions (head, tail) grow forever;
+ * the offset in the ring is the position modulo the ring size.
+ *
+ * A producer takes the ring's spinlock only to move the head and to zero
+ * the header of the slot it reserved; it copies the record afterwards
+ * without any lock and then publishes it by writing the length into the
+ * header after a write barrier.  The consumer (the worker) reads records in
+ * order and stops at the first one that is not yet published.  Nothing
+ * between reservation and publication can fail, so a slot is never left
+ * unpublished by a live process.  When a record does not fit before the end
+ * of the ring, the rest of the ring is filled with a padding slot and the
+ * record goes to the start.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+
+#include "buffer.h"
+#include "guc.h"
+#include "stats.h"
+
+#define SLOT_HDR		8
+#define SLOT_PAD_FLAG	0x80000000U
+#define SLOT_LEN_MASK	0x7FFFFFFFU
+
+typedef struct OtelSlotHeader
+{
+	pg_atomic_uint32 state;		/* 0: not published; else len | flags */
+	uint32		reserved;
+} OtelSlotHeader;
+
+typedef struct OtelRing
+{
+	slock_t		mutex;			/* protects head and tail */
+	uint64		head;			/* next position to reserve */
+	uint64		tail;			/* oldest position not released */
+	uint64		size;			/* bytes of data, multiple of 8 */
+	Size		data_offset;	/* from the start of OtelBufferShared */
+	pg_atomic_uint32 wake_pending;	/* worker woken and not yet drained */
+} OtelRing;
+
+typedef struct OtelBufferShared
+{
+	Latch	   *worker_latch;
+	OtelRing	rings[OTEL_NUM_SIGNALS];
+	/* ring data follows */
+} OtelBufferShared;
+
+static OtelBufferShared *otel_buf = NULL;
+
+static uint64
+ring_bytes(OtelSignal sig)
+{
+	switch (sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			return (uint64) otel_buffer_size_mb * 1024 * 1024;
+		case OTEL_SIGNAL_LOGS:
+			return (uint64) otel_logs_buffer_size_mb * 1024 * 1024;
+		default:
+			return 0;			/* metrics aggregate elsewhere */
+	}
+}
+
+Size
+otel_buffer_shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(OtelBufferShared));
+
+	for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
+		size = add_size(size, ring_bytes(s));
+	return size;
+}
+
+void
+otel_buffer_shmem_init(void)
+{
+	bool		found;
+
+	otel_buf = ShmemInitStruct("otel_aliyun buffer", otel_buffer_shmem_size(), &found);
+	if (!found)
+	{
+		Size		off = MAXALIGN(sizeof(OtelBufferShared));
+
+		otel_buf->worker_latch = NULL;
+		for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
+		{
+			OtelRing   *r = &otel_buf->rings[s];
+
+			SpinLockInit(&r->mutex);
+			r->head = r->tail = 0;
+			r->size = ring_bytes(s);
+			r->data_offset = off;
+			pg_atomic_init_u32(&r->wake_pending, 0);
+			off += r->size;
+		}
+	}
+}
+
+static inline char *
+ring_data(OtelRing *r)
+{
+	return (char *) otel_buf + r->data_offset;
+}
+
+static inline OtelSlotHeader *
+slot_at(OtelRing *r, uint64 pos)
+{
+	return (OtelSlotHeader *) (ring_data(r) + (pos % r->size));
+}
+
+bool
+otel_buffer_put(OtelSignal sig, const void *data, Size len)
+{
+	OtelRing   *r;
+	uint64		need,
+				off,
+				pad = 0,
+				pos,
+				used;
+	OtelSlotHeader *slot;
+
+	if (otel_buf == NULL)
+		return false;
+	r = &otel_buf->rings[sig];
+	need = SLOT_HDR + TYPEALIGN(8, len);
+	if (r->size == 0 || len == 0 || len > OTEL_MAX_RECORD_SIZE || need > r->size / 4)
+	{
+		otel_stats_add(sig, OTEL_STAT_DROPPED, 1);
+		return false;
+	}
+
+	SpinLockAcquire(&r->mutex);
+	off = r->head % r->size;
+	if (off + need > r->size)
+		pad = r->size - off;
+	if (r->head + pad + need - r->tail > r->size)
+	{
+		SpinLockRelease(&r->mutex);
+		otel_stats_add(sig, OTEL_STAT_DROPPED, 1);
+		return false;
+	}
+	if (pad)
+	{
+		OtelSlotHeader *ps = slot_at(r, r->head);
+
+		/* nobody reads the pad's body: publish it at once */
+		pg_atomic_write_u32(&ps->state, (uint32) pad | SLOT_PAD_FLAG);
+	}
+	pos = r->head + pad;
+	slot = slot_at(r, pos);
+	pg_atomic_write_u32(&slot->state, 0);
+	r->head = pos + need;
+	used = r->head - r->tail;
+	SpinLockRelease(&r->mutex);
+
+	memcpy((char *) slot + SLOT_HDR, data, len);
+	pg_write_barrier();
+	pg_atomic_write_u32(&slot->state, (uint32) len);
+
+	otel_stats_add(sig, OTEL_STAT_PRODUCED, 1);
+
+	/* past half full: make sure the worker is draining */
+	if (used > r->size / 2 &&
+		pg_atomic_read_u32(&r->wake_pending) == 0 &&
+		pg_atomic_exchange_u32(&r->wake_pending, 1) == 0)
+		otel_buffer_wake_worker();
+	return true;
+}
+
+int
+otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
+				 Size max_bytes, uint64 *consumed)
+{
+	OtelRing   *r = &otel_buf->rings[sig];
+	uint64		pos,
+				head;
+	int			n = 0;
+	Size		bytes = 0;
+
+	pg_atomic_write_u32(&r->wake_pending, 0);
+	SpinLockAcquire(&r->mutex);
+	pos = r->tail;
+	head = r->head;
+	SpinLockRelease(&r->mutex);
+
+	while (pos < head && n < max)
+	{
+		OtelSlotHeader *slot = slot_at(r, pos);
+		uint32		state = pg_atomic_read_u32(&slot->state);
+		uint32		len;
+
+		if (state == 0)
+			break;				/* still being written */
+		pg_read_barrier();
+		len = state & SLOT_LEN_MASK;
+		if (state & SLOT_PAD_FLAG)
+		{
+			pos += len;
+			continue;
+		}
+		if (n > 0 && bytes + len > max_bytes)
+			break;
+		refs[n].data = (const char *) slot + SLOT_HDR;
+		refs[n].len = len;
+		n++;
+		bytes += len;
+		pos += SLOT_HDR + TYPEALIGN(8, len);
+	}
+	*consumed = pos;
+	return n;
+}
+
+void
+otel_buffer_release(OtelSignal sig, uint64 consumed)
+{
+	OtelRing   *r = &otel_buf->rings[sig];
+
+	/* all reads of released slots must be done before they can be reused */
+	pg_memory_barrier();
+	SpinLockAcquire(&r->mutex);
+	Assert(consumed >= r->tail && consumed <= r->head);
+	r->tail = consumed;
+	SpinLockRelease(&r->mutex);
+}
+
+void
+otel_buffer_usage(OtelSignal sig, uint64 *used, uint64 *capacity)
+{
+	OtelRing   *r;
+
+	*used = *capacity = 0;
+	if (otel_buf == NULL)
+		return;
+	r = &otel_buf->rings[sig];
+	SpinLockAcquire(&r->mutex);
+	*used = r->head - r->tail;
+	SpinLockRelease(&r->mutex);
+	*capacity = r->size;
+}
+
+void
+otel_buffer_set_worker_latch(Latch *latch)
+{
+	if (otel_buf)
+		otel_buf->worker_latch = latch;
+}
+
+void
+otel_buffer_wake_worker(void)
+{
+	Latch	   *latch;
+
+	if (otel_buf == NULL)
+		return;
+	latch = otel_buf->worker_latch;
+	if (latch)
+		SetLatch(latch);
+}

@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ * buffer.h
+ *		Shared-memory rings, one per signal, that carry records from backends
+ *		to the export worker.  buffer.c owns the rings.
+ *
+ *		Producers (any backend, any hook, emit_log_hook included) call
+ *		otel_buffer_put(): a spinlock is held only to move the head, the copy
+ *		is done without any lock, and a full ring drops the record and counts
+ *		it (OTEL_STAT_DROPPED) instead of waiting.  Nothing here can raise an
+ *		error or allocate.
+ *
+ *		The single consumer is the worker: otel_buffer_peek() hands out
+ *		pointers straight into the ring (no copy) to records that are
+ *		complete, in order, and otel_buffer_release() gives the space back once
+ *		they have been encoded.
+ *-------------------------------------------------------------------------
+ */
+#ifndef OTEL_BUFFER_H
+#define OTEL_BUFFER_H
+
+#include "storage/latch.h"
+#include "otel_aliyun.h"
+
+/* Largest single record accepted (a bigger one is dropped and counted). */
+#define OTEL_MAX_RECORD_SIZE	(256 * 1024)
+
+extern Size otel_buffer_shmem_size(void);
+extern void otel_buffer_shmem_init(void);	/* under AddinShmemInitLock */
+
+/*
+ * Copy len bytes into the signal's ring as one record.  Returns false (and
+ * counts a drop) when there is no room.  Wakes the worker when the ring
+ * passes its fill threshold.
+ */
+extern bool otel_buffer_put(OtelSignal sig, const void *data, Size len);
+
+/* One complete record, pointing into shared memory. */
+typedef struct OtelRecordRef
+{
+	const char *data;
+	uint32		len;
+} OtelRecordRef;
+
+/*
+ * Worker only.  Fill refs[] with up to max complete records from the oldest
+ * on, returning how many, and *consumed with the ring position just past the
+ * last one, to pass to otel_buffer_release().  max_bytes bounds the sum of
+ * their lengths (at least one record is returned if any is ready).
+ */
+extern int	otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
+							 Size max_bytes, uint64 *consumed);
+extern void otel_buffer_release(OtelSignal sig, uint64 consumed);
+
+/* Bytes in use and capacity, for the stats view and flush(). */
+extern void otel_buffer_usage(OtelSignal sig, uint64 *used, uint64 *capacity);
+
+/* The worker registers its latch here so producers can wake it. */
+extern void otel_buffer_set_worker_latch(Latch *latch);
+extern void otel_buffer_wake_worker(void);
+
+#endif							/* OTEL_BUFFER_H */

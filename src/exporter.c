@@ -1,0 +1,578 @@
+/*-------------------------------------------------------------------------
+ *
+ * exporter.c
+ *		Destinations: what a batch of records becomes on the wire, and
+ *		where it goes.
+ *
+ * For each signal, otel_exporter_dest() reads the settings and names a
+ * destination kind; otel_exporter_encode() turns the records into the body
+ * that destination wants (encoded, compressed) and otel_exporter_send()
+ * makes one delivery attempt and says whether to retry.  Every decision
+ * about a destination is a case of a switch on OtelDestKind (and, inside
+ * it, on OtelSignal), so a new destination or signal is a new case.
+ *
+ * Traces:
+ *	 - otel_aliyun.traces_endpoint set: OTLP/HTTP protobuf POST, gzip unless
+ *	   otel_aliyun.compression = none, with the ARMS token as Authentication
+ *	   and the entries of otel_aliyun.headers;
+ *	 - otherwise OTLP/JSON lines in a file (file_export.c).
+ *
+ * The header lines derived from otel_aliyun.headers are cached in a
+ * private memory context and rebuilt only when the setting's text changes.
+ * No error text produced here contains a header value or an unmasked URL.
+ *
+ * IDENTIFICATION
+ *	  src/exporter.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+
+#include "compress.h"
+#include "encode_otlp.h"
+#include "exporter.h"
+#include "file_export.h"
+#include "guc.h"
+#include "kvlist.h"
+#include "otel_aliyun.h"
+#include "transport.h"
+
+/* gzip level: the cheapest one; OTLP bodies compress well even so */
+#define OTEL_GZIP_LEVEL			1
+
+/* header lines the exporter may add itself (type, encoding, auth) */
+#define OTEL_FIXED_HEADERS		4
+#define OTEL_MAX_USER_HEADERS	(OTEL_HTTP_MAX_HEADERS - OTEL_FIXED_HEADERS)
+
+#define OTLP_PROTOBUF_TYPE		"application/x-protobuf"
+
+/* Cached header lines from otel_aliyun.headers. */
+typedef struct UserHeaders
+{
+	bool		valid;			/* built at least once */
+	char	   *source;			/* the setting text they were built from */
+	int			n;
+	char	   *lines[OTEL_MAX_USER_HEADERS];	/* "Name: value" */
+	bool		is_authentication[OTEL_MAX_USER_HEADERS];
+	int			nignored;
+	bool		has_auth;		/* Authentication or Authorization sent */
+} UserHeaders;
+
+static UserHeaders user_headers;
+static MemoryContext user_headers_cxt = NULL;
+
+static void send_payload(OtelPayload *p, OtelSendResult *r, bool diag,
+						 OtelHttpResult *http);
+
+
+/* ---- destinations ---- */
+
+OtelDestKind
+otel_exporter_dest(OtelSignal sig)
+{
+	switch (sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			if (otel_traces_endpoint == NULL || otel_traces_endpoint[0] == '\0')
+				return OTEL_DEST_FILE;
+			return OTEL_DEST_OTLP_HTTP;
+		case OTEL_SIGNAL_LOGS:
+		case OTEL_SIGNAL_METRICS:
+		case OTEL_NUM_SIGNALS:
+			break;
+	}
+	/* logs and metrics have no destination yet */
+	return OTEL_DEST_NONE;
+}
+
+const char *
+otel_exporter_endpoint(OtelSignal sig)
+{
+	switch (sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			if (otel_traces_endpoint == NULL || otel_traces_endpoint[0] == '\0')
+				return NULL;
+			return otel_traces_endpoint;
+		case OTEL_SIGNAL_LOGS:
+		case OTEL_SIGNAL_METRICS:
+		case OTEL_NUM_SIGNALS:
+			break;
+	}
+	return NULL;
+}
+
+const char *
+otel_dest_name(OtelDestKind dest)
+{
+	switch (dest)
+	{
+		case OTEL_DEST_NONE:
+			return "none";
+		case OTEL_DEST_FILE:
+			return "file";
+		case OTEL_DEST_OTLP_HTTP:
+			return "otlp/http";
+	}
+	return "unknown";
+}
+
+/* "spans", "log records", ... for messages */
+static const char *
+record_noun(OtelSignal sig)
+{
+	switch (sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			return "spans";
+		case OTEL_SIGNAL_LOGS:
+			return "log records";
+		case OTEL_SIGNAL_METRICS:
+			return "data points";
+		case OTEL_NUM_SIGNALS:
+			break;
+	}
+	return "records";
+}
+
+
+/* ---- encoding ---- */
+
+static void
+encode_otlp_pb(OtelSignal sig, const OtelRecordRef *refs, int n,
+			   StringInfo out, int *nbad)
+{
+	switch (sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			otel_encode_traces_pb(refs, n, out, nbad);
+			return;
+		case OTEL_SIGNAL_LOGS:
+		case OTEL_SIGNAL_METRICS:
+		case OTEL_NUM_SIGNALS:
+			break;
+	}
+	elog(ERROR, "no OTLP protobuf encoder for signal %d", (int) sig);
+}
+
+static void
+encode_otlp_json(OtelSignal sig, const OtelRecordRef *refs, int n,
+				 StringInfo out, int *nbad)
+{
+	switch (sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			otel_encode_traces_json(refs, n, out, nbad);
+			return;
+		case OTEL_SIGNAL_LOGS:
+		case OTEL_SIGNAL_METRICS:
+		case OTEL_NUM_SIGNALS:
+			break;
+	}
+	elog(ERROR, "no OTLP JSON encoder for signal %d", (int) sig);
+}
+
+/*
+ * Compress raw into p->body with codec; when the library fails, send raw
+ * uncompressed rather than lose the batch.  Consumes raw.
+ */
+static void
+compress_into(OtelPayload *p, StringInfo raw, OtelBodyCodec codec)
+{
+	bool		ok = false;
+
+	p->raw_len = raw->len;
+	switch (codec)
+	{
+		case OTEL_CODEC_NONE:
+			break;
+		case OTEL_CODEC_GZIP:
+			ok = otel_gzip(raw->data, raw->len, OTEL_GZIP_LEVEL, &p->body);
+			break;
+		case OTEL_CODEC_LZ4:
+			ok = otel_lz4(raw->data, raw->len, &p->body);
+			break;
+		case OTEL_CODEC_SNAPPY:
+			ok = otel_snappy(raw->data, raw->len, &p->body);
+			break;
+	}
+
+	if (ok)
+	{
+		p->codec = codec;
+		pfree(raw->data);
+	}
+	else
+	{
+		pfree(p->body.data);
+		p->body = *raw;
+		p->codec = OTEL_CODEC_NONE;
+	}
+}
+
+void
+otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
+					 OtelPayload *p)
+{
+	int			nbad = 0;
+
+	p->sig = sig;
+	p->dest = otel_exporter_dest(sig);
+	p->nrecords = 0;
+	p->raw_len = 0;
+	p->codec = OTEL_CODEC_NONE;
+	initStringInfo(&p->body);
+
+	switch (p->dest)
+	{
+		case OTEL_DEST_NONE:
+			return;
+
+		case OTEL_DEST_FILE:
+			encode_otlp_json(sig, refs, n, &p->body, &nbad);
+			p->raw_len = p->body.len;
+			break;
+
+		case OTEL_DEST_OTLP_HTTP:
+			{
+				StringInfoData raw;
+
+				initStringInfo(&raw);
+				encode_otlp_pb(sig, refs, n, &raw, &nbad);
+				compress_into(p, &raw,
+							  otel_compression == OTEL_COMPRESSION_GZIP ?
+							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
+			}
+			break;
+	}
+
+	p->nrecords = Max(n - nbad, 0);
+}
+
+
+/* ---- otel_aliyun.headers ---- */
+
+/* RFC 9110 token characters */
+static bool
+valid_header_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* headers the exporter or libcurl must control */
+static bool
+reserved_header_name(const char *s)
+{
+	return pg_strcasecmp(s, "Content-Type") == 0 ||
+		pg_strcasecmp(s, "Content-Encoding") == 0 ||
+		pg_strcasecmp(s, "Content-Length") == 0 ||
+		pg_strcasecmp(s, "Transfer-Encoding") == 0 ||
+		pg_strcasecmp(s, "Expect") == 0;
+}
+
+static void
+user_header_cb(const char *key, const char *value, void *arg)
+{
+	UserHeaders *uh = (UserHeaders *) arg;
+
+	if (!valid_header_name(key) || reserved_header_name(key) ||
+		strpbrk(value, "\r\n") != NULL || uh->n >= OTEL_MAX_USER_HEADERS)
+	{
+		uh->nignored++;
+		return;
+	}
+	uh->is_authentication[uh->n] = (pg_strcasecmp(key, "Authentication") == 0);
+	if (uh->is_authentication[uh->n] || pg_strcasecmp(key, "Authorization") == 0)
+		uh->has_auth = true;
+	uh->lines[uh->n++] = psprintf("%s: %s", key, value);
+}
+
+/* Rebuild the cached lines if otel_aliyun.headers changed. */
+static UserHeaders *
+get_user_headers(void)
+{
+	const char *src = otel_headers ? otel_headers : "";
+	MemoryContext oldcxt;
+	const char *errmsg = NULL;
+
+	if (user_headers.valid && strcmp(user_headers.source, src) == 0)
+		return &user_headers;
+
+	if (user_headers_cxt == NULL)
+		user_headers_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "otel_aliyun headers",
+												 ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(user_headers_cxt);
+
+	memset(&user_headers, 0, sizeof(user_headers));
+	oldcxt = MemoryContextSwitchTo(user_headers_cxt);
+	user_headers.source = pstrdup(src);
+	if (!otel_kvlist_parse(src, user_header_cb, &user_headers, &errmsg))
+	{
+		/* the check hook should have refused it; send none of it */
+		user_headers.n = 0;
+		user_headers.has_auth = false;
+		user_headers.nignored = Max(user_headers.nignored, 1);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	user_headers.valid = true;
+	return &user_headers;
+}
+
+void
+otel_exporter_headers_info(int *nsent, int *nignored, bool *has_auth)
+{
+	UserHeaders *uh = get_user_headers();
+
+	*nsent = uh->n;
+	*nignored = uh->nignored;
+	*has_auth = uh->has_auth;
+}
+
+
+/* ---- sending ---- */
+
+/* copy msg into dst as printable ASCII (others become '?') */
+static void
+copy_printable(char *dst, Size dstlen, const char *msg)
+{
+	Size		o = 0;
+
+	for (; *msg && o + 1 < dstlen; msg++)
+	{
+		unsigned char c = (unsigned char) *msg;
+
+		dst[o++] = (c >= 0x20 && c < 0x7f) ? (char) c : (c < 0x20 ? ' ' : '?');
+	}
+	dst[o] = '\0';
+}
+
+/* read the partial_success of a 2xx answer, if the signal has one */
+static void
+read_partial_success(OtelPayload *p, const OtelHttpResult *res,
+					 OtelSendResult *r)
+{
+	int64		rejected = 0;
+	char		msg[256];
+	char		clean[200];
+	bool		decoded = false;
+
+	msg[0] = '\0';
+	if (res->body_len == 0)
+		return;
+
+	switch (p->sig)
+	{
+		case OTEL_SIGNAL_TRACES:
+			decoded = otel_decode_traces_response(res->body, res->body_len,
+												  &rejected, msg, sizeof(msg));
+			break;
+		case OTEL_SIGNAL_LOGS:
+		case OTEL_SIGNAL_METRICS:
+		case OTEL_NUM_SIGNALS:
+			break;
+	}
+
+	/* an answer we cannot read (e.g. cut at OTEL_HTTP_BODY_KEEP) is success */
+	if (!decoded)
+		return;
+
+	copy_printable(clean, sizeof(clean), msg);
+	if (rejected > 0)
+	{
+		r->rejected = Min(rejected, (int64) p->nrecords);
+		snprintf(r->error, sizeof(r->error),
+				 "partial success: %lld %s rejected%s%s",
+				 (long long) rejected, record_noun(p->sig),
+				 clean[0] ? ": " : "", clean);
+	}
+	else if (clean[0] != '\0')
+		snprintf(r->error, sizeof(r->error), "partial success warning: %s",
+				 clean);
+}
+
+/*
+ * Turn a transport result into the send outcome.  The error names the
+ * endpoint by its masked URL only.
+ */
+static void
+finish_http(OtelPayload *p, const char *url, const OtelHttpResult *res,
+			bool ok, OtelSendResult *r)
+{
+	char		masked[128];
+
+	r->http_status = res->status;
+	r->retry_after_ms = res->retry_after_ms;
+	r->bytes_sent = (res->status != 0) ? p->body.len : 0;
+
+	if (ok)
+	{
+		r->outcome = OTEL_SEND_OK;
+		read_partial_success(p, res, r);
+		return;
+	}
+
+	r->outcome = otel_http_retryable(res) ? OTEL_SEND_RETRY : OTEL_SEND_DROP;
+	otel_mask_url(url, masked, sizeof(masked));
+	snprintf(r->error, sizeof(r->error), "%s (POST %s)", res->error, masked);
+}
+
+static void
+send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
+			   OtelHttpResult *http)
+{
+	const char *url = otel_exporter_endpoint(p->sig);
+	OtelHttpRequest req;
+	OtelHttpResult res;
+	UserHeaders *uh;
+	char	   *auth_line = NULL;
+	bool		ok;
+	int			i;
+
+	if (url == NULL)
+	{
+		/* the endpoint was removed after this batch was encoded */
+		r->outcome = OTEL_SEND_DROP;
+		snprintf(r->error, sizeof(r->error),
+				 "no OTLP endpoint is configured for %s any more",
+				 otel_signal_names[p->sig]);
+		return;
+	}
+
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.body = p->body.data;
+	req.body_len = p->body.len;
+	req.timeout_ms = otel_export_timeout_ms;
+	req.ca_file = otel_tls_ca_file;
+	req.verify_tls = otel_tls_verify;
+	req.interruptible = diag;
+	req.fresh_connection = diag;
+
+	req.headers[req.nheaders++] = "Content-Type: " OTLP_PROTOBUF_TYPE;
+	switch (p->codec)
+	{
+		case OTEL_CODEC_NONE:
+			break;
+		case OTEL_CODEC_GZIP:
+			req.headers[req.nheaders++] = "Content-Encoding: gzip";
+			break;
+		case OTEL_CODEC_LZ4:
+		case OTEL_CODEC_SNAPPY:
+			/* OTLP/HTTP knows only gzip; encode never does this */
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error),
+					 "unsupported compression for OTLP/HTTP");
+			return;
+	}
+
+	/* ARMS: the token travels in an "Authentication" header */
+	if (p->sig == OTEL_SIGNAL_TRACES &&
+		otel_arms_token != NULL && otel_arms_token[0] != '\0')
+	{
+		if (strpbrk(otel_arms_token, "\r\n") != NULL)
+		{
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error),
+					 "otel_aliyun.arms_token contains a line break");
+			return;
+		}
+		auth_line = psprintf("Authentication: %s", otel_arms_token);
+		req.headers[req.nheaders++] = auth_line;
+	}
+
+	uh = get_user_headers();
+	for (i = 0; i < uh->n && req.nheaders < OTEL_HTTP_MAX_HEADERS; i++)
+	{
+		/* the token setting wins over an Authentication entry */
+		if (auth_line != NULL && uh->is_authentication[i])
+			continue;
+		req.headers[req.nheaders++] = uh->lines[i];
+	}
+
+	ok = otel_http_post(&req, &res);
+
+	if (auth_line != NULL)
+	{
+		/* do not leave the token lying around in freed memory */
+		explicit_bzero(auth_line, strlen(auth_line));
+		pfree(auth_line);
+	}
+
+	finish_http(p, url, &res, ok, r);
+	if (http != NULL)
+		memcpy(http, &res, sizeof(res));
+}
+
+static void
+send_file(OtelPayload *p, OtelSendResult *r)
+{
+	if (otel_file_append(p->sig, p->body.data, p->body.len,
+						 r->error, sizeof(r->error)))
+	{
+		r->outcome = OTEL_SEND_OK;
+		r->bytes_sent = p->body.len + 1;
+	}
+	else
+	{
+		/* a full disk or a permission fixed later: worth retrying */
+		r->outcome = OTEL_SEND_RETRY;
+	}
+}
+
+static void
+send_payload(OtelPayload *p, OtelSendResult *r, bool diag,
+			 OtelHttpResult *http)
+{
+	memset(r, 0, sizeof(*r));
+	r->retry_after_ms = -1;
+	if (http != NULL)
+	{
+		memset(http, 0, sizeof(*http));
+		http->retry_after_ms = -1;
+	}
+
+	switch (p->dest)
+	{
+		case OTEL_DEST_NONE:
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error), "no destination for %s",
+					 otel_signal_names[p->sig]);
+			return;
+		case OTEL_DEST_FILE:
+			send_file(p, r);
+			return;
+		case OTEL_DEST_OTLP_HTTP:
+			send_otlp_http(p, r, diag, http);
+			return;
+	}
+	r->outcome = OTEL_SEND_DROP;
+	snprintf(r->error, sizeof(r->error), "unknown destination %d",
+			 (int) p->dest);
+}
+
+void
+otel_exporter_send(OtelPayload *p, OtelSendResult *r)
+{
+	send_payload(p, r, false, NULL);
+}
+
+void
+otel_exporter_send_diag(OtelPayload *p, OtelSendResult *r,
+						struct OtelHttpResult *http)
+{
+	send_payload(p, r, true, http);
+}

@@ -1,0 +1,1450 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.c
+ *		Every statement becomes a span: planner, executor and ProcessUtility
+ *		hooks open and close statement spans, emit_log_hook closes them on
+ *		errors (and creates one for statements that fail before any other
+ *		hook sees them, e.g. syntax errors or failures in Bind).
+ *
+ * A top-level statement gives one SERVER span, with the planning and the
+ * execution as INTERNAL children.  With otel_aliyun.track = all, statements
+ * run by functions (SPI) are children of the statement that called them.
+ *
+ * Statements are kept in a small per-backend array.  Executor statements
+ * are found again by their QueryDesc, so portals fetched in pieces and
+ * interleaved portals of the extended protocol each keep their own span
+ * until ExecutorEnd.  A statement planned at some nesting level waits as
+ * "pending" until the ExecutorStart of the same query id adopts it.
+ *
+ * The sampling decision is made once per statement, when it opens; an
+ * unsampled statement keeps only its slot (so that the planner's decision
+ * carries to the executor), switches no instrumentation on and copies
+ * nothing.  Per-query-id facts (normalised text, summary, operation,
+ * collection) are computed once and cached in backend memory.
+ *
+ * Finished spans are built in a static scratch area and copied once into
+ * the traces ring; nothing on that path allocates, takes a lock across the
+ * copy or makes a system call.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "executor/executor.h"
+#include "executor/instrument.h"
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "optimizer/planner.h"
+#include "parser/analyze.h"
+#include "parser/parsetree.h"
+#include "postmaster/postmaster.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "buffer.h"
+#include "guc.h"
+#include "hooks.h"
+#include "query_text.h"
+#include "record.h"
+#include "stats.h"
+#include "trace_context.h"
+
+#define MAX_STMTS			64	/* open statements per backend */
+#define MAX_QUERY_CACHE		2000	/* cached query ids before a reset */
+#define SCRATCH_SIZE		(2 * 65536 + 16384)
+
+/* A statement being traced (or deliberately not traced). */
+typedef struct OtelStmt
+{
+	bool		in_use;
+	bool		sampled;
+	bool		has_ctx;		/* trace id known (sampled or not) */
+	bool		is_utility;
+	bool		has_plan;		/* a planning child was emitted */
+	bool		has_exec;		/* an execution child is running */
+	bool		failed;			/* an error passed through its hooks */
+	int			level;			/* nesting level it was opened at */
+	QueryDesc  *qd;				/* NULL until ExecutorStart adopts it */
+	uint64		query_id;
+	uint8		trace_id[16];
+	uint8		span_id[8];
+	uint8		parent_id[8];
+	uint8		flags;
+	uint8		exec_span_id[8];
+	int			tracestate_len;
+	int64		start_ns;
+	int64		exec_start_ns;
+	double		plan_ms;
+	const char *operation;		/* static or cache memory */
+	struct QueryInfo *qi;		/* cached texts, may be NULL */
+	BufferUsage bufusage;		/* accumulated: planning + utility */
+	WalUsage	walusage;
+	BufferUsage buf_start;		/* snapshot for utility statements */
+	WalUsage	wal_start;
+	/* last: not cleared when a slot is reused (tracestate_len says) */
+	char		tracestate[OTEL_TRACESTATE_MAX + 1];
+} OtelStmt;
+
+/* Facts computed once per query id. */
+typedef struct QueryInfo
+{
+	uint64		query_id;		/* hash key */
+	char	   *text;			/* normalised, comment removed, cut */
+	int			text_len;
+	char	   *summary;
+	char	   *operation;
+	char	   *collection;		/* NULL: not looked up yet; "": none */
+} QueryInfo;
+
+static planner_hook_type prev_planner_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+static int	nesting_level = 0;
+static OtelStmt stmts[MAX_STMTS];
+static int	stmts_hi = 0;		/* 1 + highest slot in use */
+static int	running[MAX_STMTS];	/* level -> index of the running stmt or -1 */
+static bool in_emit_log = false;
+
+static HTAB *query_cache = NULL;
+static MemoryContext query_cache_cxt = NULL;
+
+static char scratch[SCRATCH_SIZE];
+
+/* per-backend facts, computed on first use */
+static bool conn_info_done = false;
+static char server_addr[NI_MAXHOST];
+static char client_addr[NI_MAXHOST];
+static int	client_port = 0;
+static bool is_unix_socket = false;
+static char *db_name = NULL;
+static char *ns_search_path = NULL;	/* search_path the schema was found for */
+static Oid	ns_user = InvalidOid;
+static char *ns_schema = NULL;
+static Oid	user_cached = InvalidOid;
+static char *user_name = NULL;
+
+/* otel_aliyun.traceparent parse cache, keyed by the GUC's string pointer */
+static const char *guc_ctx_src = NULL;
+static OtelCtxResult guc_ctx_result = OTEL_CTX_NONE;
+static OtelTraceContext guc_ctx;
+
+/* ---------------------------------------------------------------- */
+
+static inline bool
+tracing_active(void)
+{
+	return otel_enabled && otel_track != OTEL_TRACK_NONE &&
+		MyBackendType == B_BACKEND && !IsParallelWorker();
+}
+
+static inline bool
+level_tracked(int level)
+{
+	return level == 0 || (otel_track == OTEL_TRACK_ALL && level < MAX_STMTS);
+}
+
+static int64
+timestamptz_to_unix_ns(TimestampTz ts)
+{
+	return (ts + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC) * 1000;
+}
+
+/* ---------------- per-query-id cache ---------------- */
+
+static void
+query_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (query_cache_cxt == NULL)
+		query_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+												"otel_aliyun query texts",
+												ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(QueryInfo);
+	ctl.hcxt = query_cache_cxt;
+	query_cache = hash_create("otel_aliyun query texts", 256, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static QueryInfo *
+query_cache_find(uint64 query_id)
+{
+	if (query_cache == NULL || query_id == 0)
+		return NULL;
+	return (QueryInfo *) hash_search(query_cache, &query_id, HASH_FIND, NULL);
+}
+
+/*
+ * Cut the sqlcommenter comment out of a (normalised) text and bound its
+ * length; result in query_cache_cxt.
+ */
+static char *
+clean_text(const char *text, int len, int *out_len)
+{
+	OtelTraceContext ctx;
+	int			cstart = -1,
+				clen = 0;
+	StringInfoData buf;
+
+	(void) otel_ctx_from_query(text, len, &ctx, &cstart, &clen);
+	initStringInfo(&buf);
+	if (cstart >= 0 && clen > 0)
+	{
+		appendBinaryStringInfo(&buf, text, cstart);
+		appendBinaryStringInfo(&buf, text + cstart + clen, len - cstart - clen);
+	}
+	else
+		appendBinaryStringInfo(&buf, text, len);
+
+	/* trim what the comment left behind */
+	while (buf.len > 0 && isspace((unsigned char) buf.data[buf.len - 1]))
+		buf.data[--buf.len] = '\0';
+	{
+		int			lead = 0;
+
+		while (lead < buf.len && isspace((unsigned char) buf.data[lead]))
+			lead++;
+		if (lead > 0)
+		{
+			memmove(buf.data, buf.data + lead, buf.len - lead + 1);
+			buf.len -= lead;
+		}
+	}
+	if (buf.len > otel_max_query_text_length)
+	{
+		int			cut = pg_mbcliplen(buf.data, buf.len, otel_max_query_text_length);
+
+		buf.data[cut] = '\0';
+		buf.len = cut;
+	}
+	*out_len = buf.len;
+	return buf.data;
+}
+
+/*
+ * Make the cache entry for query_id from a statement text; with jstate the
+ * constants are replaced as pg_stat_statements does, without it (utility
+ * statements, plans whose analysis we did not see) the lexer does it.
+ */
+static QueryInfo *
+query_cache_add(uint64 query_id, const char *source, int location, int len,
+				JumbleState *jstate)
+{
+	QueryInfo  *qi;
+	bool		found;
+	MemoryContext old;
+	const char *stmt;
+	int			stmt_len;
+	char	   *norm;
+	int			norm_len;
+
+	if (query_cache == NULL)
+		query_cache_init();
+	if (hash_get_num_entries(query_cache) >= MAX_QUERY_CACHE)
+	{
+		hash_destroy(query_cache);
+		MemoryContextReset(query_cache_cxt);
+		query_cache_init();
+	}
+
+	old = MemoryContextSwitchTo(query_cache_cxt);
+	stmt = otel_query_statement(source, location, len, &stmt_len);
+	if (jstate && jstate->clocations_count > 0)
+		norm = otel_query_normalise(stmt, stmt_len, (int) (stmt - source), jstate, &norm_len);
+	else if (jstate)
+	{
+		norm = (char *) stmt;
+		norm_len = stmt_len;
+	}
+	else
+		norm = otel_query_sanitise(stmt, stmt_len, '$', &norm_len);
+
+	qi = (QueryInfo *) hash_search(query_cache, &query_id, HASH_ENTER, &found);
+	qi->text = clean_text(norm, norm_len, &qi->text_len);
+	qi->summary = otel_query_summary(qi->text, qi->text_len);
+	qi->operation = otel_query_operation(qi->text, qi->text_len);
+	qi->collection = NULL;
+	MemoryContextSwitchTo(old);
+	return qi;
+}
+
+/* ---------------- connection facts ---------------- */
+
+static void
+conn_info_init(void)
+{
+	Port	   *port = MyProcPort;
+
+	conn_info_done = true;
+	if (port == NULL)
+		return;
+	if (port->laddr.addr.ss_family == AF_UNIX)
+	{
+		is_unix_socket = true;
+		return;
+	}
+	if (getnameinfo((struct sockaddr *) &port->laddr.addr, port->laddr.salen,
+					server_addr, sizeof(server_addr), NULL, 0, NI_NUMERICHOST) != 0)
+		server_addr[0] = '\0';
+	if (port->remote_host)
+		strlcpy(client_addr, port->remote_host, sizeof(client_addr));
+	if (port->remote_port)
+		client_port = atoi(port->remote_port);
+}
+
+/* database, schema and role names; catalog access, so inside a transaction */
+static void
+names_refresh(void)
+{
+	MemoryContext old;
+
+	if (!IsTransactionState())
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (db_name == NULL)
+		db_name = get_database_name(MyDatabaseId);
+	if (ns_search_path == NULL || ns_user != GetUserId() ||
+		strcmp(ns_search_path, namespace_search_path) != 0)
+	{
+		List	   *path = fetch_search_path(false);
+		char	   *schema = path != NIL ? get_namespace_name(linitial_oid(path)) : NULL;
+
+		if (ns_search_path)
+			pfree(ns_search_path);
+		if (ns_schema)
+			pfree(ns_schema);
+		ns_search_path = pstrdup(namespace_search_path);
+		ns_schema = schema;
+		ns_user = GetUserId();
+		list_free(path);
+	}
+	if (user_cached != GetUserId())
+	{
+		char	   *u = GetUserNameFromId(GetUserId(), true);
+
+		if (user_name)
+			pfree(user_name);
+		user_name = u;
+		user_cached = GetUserId();
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* ---------------- trace context and sampling ---------------- */
+
+static bool
+context_from_guc(OtelTraceContext *ctx)
+{
+	if (otel_traceparent == NULL || otel_traceparent[0] == '\0')
+		return false;
+	if (guc_ctx_src != otel_traceparent)
+	{
+		guc_ctx_src = otel_traceparent;
+		memset(&guc_ctx, 0, sizeof(guc_ctx));
+		guc_ctx_result = otel_traceparent_parse(otel_traceparent, strlen(otel_traceparent),
+												&guc_ctx) ? OTEL_CTX_VALID : OTEL_CTX_INVALID;
+		if (guc_ctx_result == OTEL_CTX_VALID && otel_tracestate && otel_tracestate[0])
+		{
+			guc_ctx.tracestate_len = strlcpy(guc_ctx.tracestate, otel_tracestate,
+											 sizeof(guc_ctx.tracestate));
+			if (guc_ctx.tracestate_len >= (int) sizeof(guc_ctx.tracestate))
+				guc_ctx.tracestate_len = 0;
+		}
+	}
+	if (guc_ctx_result == OTEL_CTX_INVALID)
+	{
+		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
+		return false;
+	}
+	*ctx = guc_ctx;
+	return true;
+}
+
+/* index of the stmt running at the level above, or -1 */
+static int
+enclosing_stmt(int level)
+{
+	for (int l = Min(level, MAX_STMTS) - 1; l >= 0; l--)
+		if (running[l] >= 0)
+			return running[l];
+	return -1;
+}
+
+/*
+ * Decide the trace context of a new statement: the enclosing statement's
+ * for nested ones, else a traceparent in the text, else the session's
+ * otel_aliyun.traceparent, else a new root by TraceIdRatioBased.
+ */
+static void
+stmt_decide(OtelStmt *st, const char *text)
+{
+	OtelTraceContext ctx;
+	int			parent = st->level > 0 ? enclosing_stmt(st->level) : -1;
+
+	st->has_ctx = false;
+	st->sampled = false;
+	st->tracestate_len = 0;
+	memset(st->parent_id, 0, sizeof(st->parent_id));
+
+	if (parent >= 0)
+	{
+		OtelStmt   *p = &stmts[parent];
+
+		st->has_ctx = p->has_ctx;
+		st->sampled = p->sampled;
+		memcpy(st->trace_id, p->trace_id, 16);
+		memcpy(st->parent_id, p->span_id, 8);
+		st->flags = p->flags;
+		if (p->tracestate_len > 0)
+		{
+			memcpy(st->tracestate, p->tracestate, p->tracestate_len);
+			st->tracestate_len = p->tracestate_len;
+		}
+	}
+	else
+	{
+		OtelCtxResult r = OTEL_CTX_NONE;
+
+		if (text)
+			r = otel_ctx_from_query(text, strlen(text), &ctx, NULL, NULL);
+		if (r == OTEL_CTX_INVALID)
+			otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
+		if (r != OTEL_CTX_VALID && context_from_guc(&ctx))
+			r = OTEL_CTX_VALID;
+
+		if (r == OTEL_CTX_VALID)
+		{
+			st->has_ctx = true;
+			memcpy(st->trace_id, ctx.trace_id, 16);
+			memcpy(st->parent_id, ctx.span_id, 8);
+			st->flags = ctx.flags;
+			st->sampled = (ctx.flags & 0x01) != 0;
+			if (ctx.tracestate_len > 0)
+			{
+				memcpy(st->tracestate, ctx.tracestate, ctx.tracestate_len);
+				st->tracestate_len = ctx.tracestate_len;
+			}
+		}
+		else if (otel_sample_rate > 0)
+		{
+			otel_random_trace_id(st->trace_id);
+			st->has_ctx = true;
+			st->sampled = otel_sample_trace_id(st->trace_id, otel_sample_rate);
+			st->flags = st->sampled ? 0x01 : 0x00;
+		}
+	}
+
+	if (st->has_ctx)
+		otel_random_span_id(st->span_id);
+	if (!st->sampled && st->level == 0)
+		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_SAMPLED_OUT, 1);
+}
+
+/* ---------------- statement slots ---------------- */
+
+static OtelStmt *
+stmt_open(int level, const char *text)
+{
+	for (int i = 0; i < MAX_STMTS; i++)
+	{
+		OtelStmt   *st = &stmts[i];
+
+		if (st->in_use)
+			continue;
+		memset(st, 0, offsetof(OtelStmt, tracestate));
+		st->in_use = true;
+		if (i >= stmts_hi)
+			stmts_hi = i + 1;
+		st->level = level;
+		stmt_decide(st, text);
+		if (st->sampled)
+		{
+			st->start_ns = otel_now_ns();
+			names_refresh();
+			if (!conn_info_done)
+				conn_info_init();
+		}
+		return st;
+	}
+	return NULL;
+}
+
+static OtelStmt *
+stmt_by_qd(QueryDesc *qd)
+{
+	for (int i = 0; i < stmts_hi; i++)
+		if (stmts[i].in_use && stmts[i].qd == qd)
+			return &stmts[i];
+	return NULL;
+}
+
+static OtelStmt *
+stmt_pending(int level)
+{
+	for (int i = 0; i < stmts_hi; i++)
+		if (stmts[i].in_use && stmts[i].level == level && stmts[i].qd == NULL &&
+			!stmts[i].is_utility)
+			return &stmts[i];
+	return NULL;
+}
+
+static void
+stmt_free(OtelStmt *st)
+{
+	int			idx = st - stmts;
+
+	for (int l = 0; l < MAX_STMTS; l++)
+		if (running[l] == idx)
+			running[l] = -1;
+	st->in_use = false;
+	while (stmts_hi > 0 && !stmts[stmts_hi - 1].in_use)
+		stmts_hi--;
+}
+
+/* ---------------- span building ---------------- */
+
+/* dst += add (instrument.c keeps its adders to itself) */
+static void
+usage_add(BufferUsage *dst, const BufferUsage *add, WalUsage *wdst, const WalUsage *wadd)
+{
+	static const BufferUsage zero_bu;
+	static const WalUsage zero_wu;
+
+	if (add)
+		BufferUsageAccumDiff(dst, add, &zero_bu);
+	if (wadd)
+		WalUsageAccumDiff(wdst, wadd, &zero_wu);
+}
+
+static inline bool
+want_stable(void)
+{
+	return (otel_semconv & OTEL_SEMCONV_STABLE) != 0;
+}
+
+static inline bool
+want_old(void)
+{
+	return (otel_semconv & OTEL_SEMCONV_OLD) != 0;
+}
+
+static void
+add_blocks(OtelRecBuf *b, const BufferUsage *bu, const WalUsage *wu)
+{
+	/* the common counters always, the rare ones when non-zero */
+	otel_attr_int(b, "postgresql.shared_blks_hit", bu->shared_blks_hit);
+	otel_attr_int(b, "postgresql.shared_blks_read", bu->shared_blks_read);
+#define NZ(key, v) do { if ((v) != 0) otel_attr_int(b, key, (v)); } while (0)
+	NZ("postgresql.shared_blks_dirtied", bu->shared_blks_dirtied);
+	NZ("postgresql.shared_blks_written", bu->shared_blks_written);
+	NZ("postgresql.local_blks_hit", bu->local_blks_hit);
+	NZ("postgresql.local_blks_read", bu->local_blks_read);
+	NZ("postgresql.local_blks_dirtied", bu->local_blks_dirtied);
+	NZ("postgresql.local_blks_written", bu->local_blks_written);
+	NZ("postgresql.temp_blks_read", bu->temp_blks_read);
+	NZ("postgresql.temp_blks_written", bu->temp_blks_written);
+	NZ("postgresql.wal_records", wu->wal_records);
+	NZ("postgresql.wal_fpi", wu->wal_fpi);
+	NZ("postgresql.wal_bytes", (int64) wu->wal_bytes);
+#undef NZ
+}
+
+/* attributes every statement span carries */
+static void
+add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op)
+{
+	QueryInfo  *qi = st->qi;
+	bool		stable = want_stable(),
+				old = want_old();
+
+	if (stable)
+		otel_attr_str(b, "db.system.name", "postgresql", 10);
+	if (old)
+		otel_attr_str(b, "db.system", "postgresql", 10);
+
+	if (db_name)
+	{
+		if (stable)
+		{
+			char		ns[2 * NAMEDATALEN + 2];
+
+			if (ns_schema)
+				snprintf(ns, sizeof(ns), "%s|%s", db_name, ns_schema);
+			else
+				strlcpy(ns, db_name, sizeof(ns));
+			otel_attr_str(b, "db.namespace", ns, -1);
+		}
+		if (old)
+			otel_attr_str(b, "db.name", db_name, -1);
+	}
+	if (op && op[0])
+	{
+		if (stable)
+			otel_attr_str(b, "db.operation.name", op, -1);
+		if (old)
+			otel_attr_str(b, "db.operation", op, -1);
+	}
+	if (qi && qi->collection && qi->collection[0])
+	{
+		if (stable)
+			otel_attr_str(b, "db.collection.name", qi->collection, -1);
+		if (old)
+			otel_attr_str(b, "db.sql.table", qi->collection, -1);
+	}
+	if (qi)
+	{
+		if (stable)
+			otel_attr_str(b, "db.query.text", qi->text, qi->text_len);
+		if (old)
+			otel_attr_str(b, "db.statement", qi->text, qi->text_len);
+		if (stable && qi->summary && qi->summary[0])
+			otel_attr_str(b, "db.query.summary", qi->summary, -1);
+	}
+
+	if (is_unix_socket)
+		otel_attr_str(b, "network.transport", "unix", 4);
+	else
+	{
+		if (server_addr[0])
+			otel_attr_str(b, "server.address", server_addr, -1);
+		otel_attr_int(b, "server.port", PostPortNumber);
+		if (client_addr[0])
+			otel_attr_str(b, "client.address", client_addr, -1);
+		if (client_port)
+			otel_attr_int(b, "client.port", client_port);
+	}
+	if (user_name)
+	{
+		if (stable)
+			otel_attr_str(b, "user.name", user_name, -1);
+		if (old)
+			otel_attr_str(b, "db.user", user_name, -1);
+	}
+	if (application_name && application_name[0])
+		otel_attr_str(b, "postgresql.application_name", application_name, -1);
+	if (st->query_id != 0)
+		otel_attr_int(b, "postgresql.query_id", (int64) st->query_id);
+	otel_attr_int(b, "postgresql.backend_pid", MyProcPid);
+	otel_attr_int(b, "postgresql.nesting_level", st->level);
+}
+
+static void
+put_span(OtelRecBuf *b)
+{
+	if (otel_span_finish(b))
+		(void) otel_buffer_put(OTEL_SIGNAL_TRACES, b->data, b->len);
+	else
+	{
+		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_TRUNCATED, 1);
+		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_DROPPED, 1);
+	}
+}
+
+static void
+fill_header(OtelSpanHeader *h, OtelStmt *st, const uint8 *span_id, const uint8 *parent,
+			int64 start, int64 end, uint8 kind)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->trace_id, st->trace_id, 16);
+	memcpy(h->span_id, span_id, 8);
+	if (parent)
+		memcpy(h->parent_span_id, parent, 8);
+	h->start_ns = start;
+	h->end_ns = Max(end, start);
+	h->kind = kind;
+	h->flags = st->flags;
+}
+
+/* a child INTERNAL span: planning or execution */
+static void
+emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, int64 end,
+		   const char *time_key, const ErrorData *edata)
+{
+	OtelRecBuf	b;
+	OtelSpanHeader h;
+
+	fill_header(&h, st, span_id, st->span_id, start, end, OTEL_SPAN_KIND_INTERNAL);
+	if (edata)
+		h.status = OTEL_STATUS_ERROR;
+	otel_rec_init(&b, scratch, sizeof(scratch));
+	otel_span_begin(&b, &h, name, strlen(name),
+					st->tracestate, st->tracestate_len, NULL, 0);
+	otel_attr_double(&b, time_key, (end - start) / 1000000.0);
+	put_span(&b);
+}
+
+static const char *
+span_name(OtelStmt *st, const char *op, char *buf, Size buflen)
+{
+	QueryInfo  *qi = st->qi;
+
+	if (qi && qi->summary && qi->summary[0])
+		return qi->summary;
+	if (op && op[0])
+	{
+		if (qi && qi->collection && qi->collection[0])
+		{
+			snprintf(buf, buflen, "%s %s", op, qi->collection);
+			return buf;
+		}
+		return op;
+	}
+	return "postgresql";
+}
+
+/*
+ * Close a statement: emit its execution child (if any) and its own span,
+ * then free the slot.  rows < 0 means unknown.  edata != NULL marks an
+ * error; errmsg alone marks a statement that ended without reaching its
+ * end (aborted).  Never raises and never allocates.
+ */
+static void
+stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec_bu,
+		   const WalUsage *exec_wu, const ErrorData *edata, const char *abort_msg)
+{
+	int64		now = otel_now_ns();
+	OtelRecBuf	b;
+	OtelSpanHeader h;
+	char		namebuf[NAMEDATALEN * 2 + 64];
+	const char *op;
+	const char *msg = NULL;
+	char		sqlstate[6] = {0};
+	BufferUsage bu = st->bufusage;
+	WalUsage	wu = st->walusage;
+
+	if (!st->sampled)
+	{
+		stmt_free(st);
+		return;
+	}
+
+	if (edata)
+	{
+		msg = edata->message;
+		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(sqlstate));
+	}
+	else if (abort_msg)
+		msg = abort_msg;
+
+	if (st->has_exec)
+		emit_child(st, "execution", st->exec_span_id, st->exec_start_ns, now,
+				   "postgresql.execution_time_ms", edata);
+
+	usage_add(&bu, exec_bu, &wu, exec_wu);
+
+	op = st->operation;
+	if ((op == NULL || op[0] == '\0') && st->qi)
+		op = st->qi->operation;
+
+	fill_header(&h, st, st->span_id, st->level == 0 ? st->parent_id : st->parent_id,
+				st->start_ns, now,
+				st->level == 0 ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_INTERNAL);
+	h.status = msg ? OTEL_STATUS_ERROR : OTEL_STATUS_UNSET;
+
+	otel_rec_init(&b, scratch, sizeof(scratch));
+	{
+		const char *name = span_name(st, op, namebuf, sizeof(namebuf));
+
+		otel_span_begin(&b, &h, name, strlen(name),
+						st->tracestate, st->tracestate_len,
+						msg, msg ? Min(strlen(msg), 1024) : 0);
+	}
+	add_common_attrs(&b, st, op);
+	if (rows >= 0)
+	{
+		if (rows_returned && want_stable())
+			otel_attr_int(&b, "db.response.returned_rows", rows);
+		otel_attr_int(&b, "postgresql.rows", rows);
+	}
+	if (sqlstate[0])
+	{
+		otel_attr_str(&b, "error.type", sqlstate, 5);
+		otel_attr_str(&b, "db.response.status_code", sqlstate, 5);
+	}
+	else if (msg)
+		otel_attr_str(&b, "error.type", "aborted", 7);
+	if (st->has_plan)
+		otel_attr_double(&b, "postgresql.planning_time_ms", st->plan_ms);
+	if (st->has_exec)
+		otel_attr_double(&b, "postgresql.execution_time_ms",
+						 (now - st->exec_start_ns) / 1000000.0);
+	otel_attr_double(&b, "postgresql.total_time_ms", (now - st->start_ns) / 1000000.0);
+	add_blocks(&b, &bu, &wu);
+	put_span(&b);
+
+	stmt_free(st);
+}
+
+/* close every statement opened deeper than level (orphans of caught errors) */
+static void
+close_deeper(int level)
+{
+	for (int i = 0; i < stmts_hi; i++)
+		if (stmts[i].in_use && stmts[i].level > level && stmts[i].qd == NULL)
+			stmt_close(&stmts[i], -1, false, NULL, NULL, NULL,
+					   "statement did not complete");
+}
+
+/* ---------------- helpers for the hooks ---------------- */
+
+static const char *
+cmd_operation(CmdType cmd)
+{
+	switch (cmd)
+	{
+		case CMD_SELECT:
+			return "SELECT";
+		case CMD_INSERT:
+			return "INSERT";
+		case CMD_UPDATE:
+			return "UPDATE";
+		case CMD_DELETE:
+			return "DELETE";
+		case CMD_MERGE:
+			return "MERGE";
+		default:
+			return NULL;
+	}
+}
+
+/* the one table a plan targets, if there is one */
+static char *
+plan_collection(PlannedStmt *ps)
+{
+	Oid			relid = InvalidOid;
+	ListCell   *lc;
+
+	if (ps->commandType != CMD_SELECT && ps->planTree && IsA(ps->planTree, ModifyTable))
+	{
+		ModifyTable *mt = (ModifyTable *) ps->planTree;
+
+		if (mt->nominalRelation > 0)
+			relid = rt_fetch(mt->nominalRelation, ps->rtable)->relid;
+	}
+	else
+	{
+		foreach(lc, ps->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind != RTE_RELATION || !rte->inFromCl)
+				continue;
+			if (OidIsValid(relid) && relid != rte->relid)
+				return pstrdup("");
+			relid = rte->relid;
+		}
+	}
+	if (OidIsValid(relid))
+	{
+		char	   *name = get_rel_name(relid);
+
+		if (name)
+			return name;
+	}
+	return pstrdup("");
+}
+
+static QueryInfo *
+stmt_query_info(uint64 query_id, const char *source, int location, int len)
+{
+	QueryInfo  *qi = query_cache_find(query_id);
+
+	if (qi == NULL && source != NULL)
+	{
+		if (query_id == 0)
+			return NULL;
+		qi = query_cache_add(query_id, source, location, len, NULL);
+	}
+	return qi;
+}
+
+static void
+stmt_raw_text(OtelStmt *st, const char *source, int location, int len)
+{
+	/*
+	 * raw text mode: a private entry keyed by nothing, rebuilt each time;
+	 * kept simple because it is a debugging aid.
+	 */
+	static QueryInfo raw;
+	static MemoryContext raw_cxt = NULL;
+	MemoryContext old;
+	const char *stmt;
+	int			stmt_len;
+
+	if (raw_cxt == NULL)
+		raw_cxt = AllocSetContextCreate(TopMemoryContext, "otel_aliyun raw text",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(raw_cxt);
+	old = MemoryContextSwitchTo(raw_cxt);
+	stmt = otel_query_statement(source, location, len, &stmt_len);
+	raw.query_id = st->query_id;
+	raw.text = clean_text(stmt, stmt_len, &raw.text_len);
+	raw.summary = st->qi ? st->qi->summary : otel_query_summary(raw.text, raw.text_len);
+	raw.operation = st->qi ? st->qi->operation : otel_query_operation(raw.text, raw.text_len);
+	raw.collection = st->qi ? st->qi->collection : NULL;
+	MemoryContextSwitchTo(old);
+	st->qi = &raw;
+}
+
+/* ---------------- the hooks ---------------- */
+
+static void
+otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+
+	if (!tracing_active() || !level_tracked(nesting_level) || query->queryId == 0 ||
+		otel_capture_raw_query_text)
+		return;
+	if (otel_sample_rate <= 0 && (otel_traceparent == NULL || otel_traceparent[0] == '\0') &&
+		nesting_level == 0 &&
+		otel_ctx_from_query(pstate->p_sourcetext, strlen(pstate->p_sourcetext),
+							&guc_ctx, NULL, NULL) == OTEL_CTX_NONE)
+		return;
+	if (query_cache_find(query->queryId) == NULL)
+		(void) query_cache_add(query->queryId, pstate->p_sourcetext,
+							   query->stmt_location, query->stmt_len,
+							   query->utilityStmt ? NULL : jstate);
+}
+
+static PlannedStmt *
+otel_planner(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	OtelStmt   *st = NULL;
+	BufferUsage bu_start;
+	WalUsage	wu_start;
+	int64		start = 0;
+	int			level = nesting_level;
+	int			saved_running = -1;
+
+	if (tracing_active() && level_tracked(level) && query_string)
+	{
+		OtelStmt   *old = stmt_pending(level);
+
+		if (old)
+			stmt_close(old, -1, false, NULL, NULL, NULL, NULL);
+		st = stmt_open(level, query_string);
+		if (st)
+		{
+			st->query_id = parse->queryId;
+			st->operation = cmd_operation(parse->commandType);
+			if (st->sampled)
+			{
+				if (!otel_capture_raw_query_text)
+					st->qi = stmt_query_info(st->query_id, query_string,
+											 parse->stmt_location, parse->stmt_len);
+				bu_start = pgBufferUsage;
+				wu_start = pgWalUsage;
+				start = otel_now_ns();
+			}
+		}
+	}
+
+	if (st)
+	{
+		saved_running = running[level];
+		running[level] = st - stmts;
+	}
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_CATCH();
+	{
+		nesting_level--;
+		if (st)
+		{
+			running[level] = saved_running;
+			st->failed = true;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nesting_level--;
+	if (st)
+		running[level] = saved_running;
+
+	if (st && st->in_use && st->sampled)
+	{
+		int64		end = otel_now_ns();
+		uint8		plan_span[8];
+		BufferUsage bu;
+		WalUsage	wu;
+
+		memset(&bu, 0, sizeof(bu));
+		memset(&wu, 0, sizeof(wu));
+		BufferUsageAccumDiff(&bu, &pgBufferUsage, &bu_start);
+		WalUsageAccumDiff(&wu, &pgWalUsage, &wu_start);
+		usage_add(&st->bufusage, &bu, &st->walusage, &wu);
+		st->plan_ms = (end - start) / 1000000.0;
+		st->has_plan = true;
+		otel_random_span_id(plan_span);
+		emit_child(st, "planning", plan_span, start, end,
+				   "postgresql.planning_time_ms", NULL);
+	}
+	return result;
+}
+
+static void
+otel_ExecutorStart(QueryDesc *qd, int eflags)
+{
+	OtelStmt   *st = NULL;
+	int			level = nesting_level;
+
+	if (tracing_active() && level_tracked(level) &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
+		uint64		qid = qd->plannedstmt->queryId;
+
+		st = stmt_pending(level);
+		if (st && st->query_id != qid)
+		{
+			stmt_close(st, -1, false, NULL, NULL, NULL, NULL);
+			st = NULL;
+		}
+		if (st == NULL)
+		{
+			st = stmt_open(level, qd->sourceText);
+			if (st)
+			{
+				st->query_id = qid;
+				st->operation = cmd_operation(qd->operation);
+			}
+		}
+		if (st)
+			st->qd = qd;
+	}
+
+	if (st == NULL)
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(qd, eflags);
+		else
+			standard_ExecutorStart(qd, eflags);
+		return;
+	}
+
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(qd, eflags);
+		else
+			standard_ExecutorStart(qd, eflags);
+	}
+	PG_CATCH();
+	{
+		st->failed = true;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (st->sampled)
+	{
+		PlannedStmt *ps = qd->plannedstmt;
+
+		if (otel_capture_raw_query_text)
+		{
+			st->qi = stmt_query_info(st->query_id, NULL, 0, 0);
+			stmt_raw_text(st, qd->sourceText, ps->stmt_location, ps->stmt_len);
+		}
+		else
+			st->qi = stmt_query_info(st->query_id, qd->sourceText,
+									 ps->stmt_location, ps->stmt_len);
+		if (st->qi && st->qi->collection == NULL && st->qi != NULL && query_cache_cxt)
+		{
+			MemoryContext old = MemoryContextSwitchTo(query_cache_cxt);
+
+			st->qi->collection = plan_collection(ps);
+			MemoryContextSwitchTo(old);
+		}
+		if (qd->totaltime == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(qd->estate->es_query_cxt);
+
+			qd->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+			MemoryContextSwitchTo(old);
+		}
+		st->exec_start_ns = otel_now_ns();
+		if (st->start_ns == 0)
+			st->start_ns = st->exec_start_ns;
+		otel_random_span_id(st->exec_span_id);
+		st->has_exec = true;
+	}
+}
+
+static void
+otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
+{
+	int			level = nesting_level;
+	int			saved = -1;
+	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+
+	if (st)
+	{
+		saved = running[level];
+		running[level] = st - stmts;
+	}
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(qd, direction, count, execute_once);
+		else
+			standard_ExecutorRun(qd, direction, count, execute_once);
+	}
+	PG_CATCH();
+	{
+		nesting_level--;
+		if (st)
+		{
+			running[level] = saved;
+			st->failed = true;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nesting_level--;
+	if (st)
+		running[level] = saved;
+}
+
+static void
+otel_ExecutorFinish(QueryDesc *qd)
+{
+	int			level = nesting_level;
+	int			saved = -1;
+	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+
+	if (st)
+	{
+		saved = running[level];
+		running[level] = st - stmts;
+	}
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(qd);
+		else
+			standard_ExecutorFinish(qd);
+	}
+	PG_CATCH();
+	{
+		nesting_level--;
+		if (st)
+		{
+			running[level] = saved;
+			st->failed = true;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nesting_level--;
+	if (st)
+		running[level] = saved;
+}
+
+static void
+otel_ExecutorEnd(QueryDesc *qd)
+{
+	OtelStmt   *st = stmt_by_qd(qd);
+
+	if (st)
+	{
+		close_deeper(st->level);
+		if (st->sampled)
+		{
+			int64		rows = qd->estate ? (int64) qd->estate->es_processed : -1;
+			bool		returned = qd->operation == CMD_SELECT ||
+				(qd->plannedstmt && qd->plannedstmt->hasReturning);
+			Instrumentation *in = qd->totaltime;
+
+			stmt_close(st, rows, returned,
+					   in ? &in->bufusage : NULL, in ? &in->walusage : NULL,
+					   NULL, NULL);
+		}
+		else
+			stmt_free(st);
+	}
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(qd);
+	else
+		standard_ExecutorEnd(qd);
+}
+
+static void
+otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					ProcessUtilityContext context, ParamListInfo params,
+					QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	OtelStmt   *st = NULL;
+	int			level = nesting_level;
+	int			saved = -1;
+
+	if (tracing_active() && level_tracked(level) && queryString)
+	{
+		OtelStmt   *old = stmt_pending(level);
+
+		if (old)
+			stmt_close(old, -1, false, NULL, NULL, NULL, NULL);
+		st = stmt_open(level, queryString);
+		if (st)
+		{
+			st->is_utility = true;
+			st->query_id = pstmt->queryId;
+			st->operation = CreateCommandName(pstmt->utilityStmt);
+			if (st->sampled)
+			{
+				if (otel_capture_raw_query_text)
+				{
+					st->qi = stmt_query_info(st->query_id, NULL, 0, 0);
+					stmt_raw_text(st, queryString, pstmt->stmt_location, pstmt->stmt_len);
+				}
+				else
+					st->qi = stmt_query_info(st->query_id, queryString,
+											 pstmt->stmt_location, pstmt->stmt_len);
+				st->buf_start = pgBufferUsage;
+				st->wal_start = pgWalUsage;
+			}
+			saved = running[level];
+			running[level] = st - stmts;
+		}
+	}
+
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		nesting_level--;
+		if (st)
+		{
+			running[level] = saved;
+			if (st->in_use)
+				st->failed = true;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nesting_level--;
+	if (st)
+		running[level] = saved;
+
+	/* a COMMIT or ROLLBACK may have closed it already (transaction end) */
+	if (st && st->in_use && st->is_utility && st->level == level)
+	{
+		close_deeper(level);
+		if (st->sampled)
+		{
+			BufferUsage bu;
+			WalUsage	wu;
+			int64		rows = -1;
+
+			memset(&bu, 0, sizeof(bu));
+			memset(&wu, 0, sizeof(wu));
+			BufferUsageAccumDiff(&bu, &pgBufferUsage, &st->buf_start);
+			WalUsageAccumDiff(&wu, &pgWalUsage, &st->wal_start);
+			if (qc && qc->commandTag != CMDTAG_UNKNOWN && command_tag_display_rowcount(qc->commandTag))
+				rows = (int64) qc->nprocessed;
+			stmt_close(st, rows, rows >= 0 && (qc->commandTag == CMDTAG_FETCH ||
+											   qc->commandTag == CMDTAG_SELECT),
+					   &bu, &wu, NULL, NULL);
+		}
+		else
+			stmt_free(st);
+	}
+}
+
+/*
+ * A statement span for a statement that failed before any other hook saw
+ * it (parse error, failure in Bind, ...), from debug_query_string.
+ */
+static void
+error_span_without_stmt(ErrorData *edata)
+{
+	OtelStmt   *st;
+	const char *src = debug_query_string;
+	int			len;
+	QueryInfo	qi;
+
+	st = stmt_open(0, src);
+	if (st == NULL)
+		return;
+	if (!st->sampled)
+	{
+		stmt_free(st);
+		return;
+	}
+	st->start_ns = Min(timestamptz_to_unix_ns(GetCurrentStatementStartTimestamp()),
+					   otel_now_ns());
+	if (!conn_info_done)
+		conn_info_init();
+
+	memset(&qi, 0, sizeof(qi));
+	/* bounded work in ErrorContext; nothing at all when memory ran out */
+	if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY)
+	{
+		const char *s;
+		char	   *text;
+
+		len = strnlen(src, (Size) otel_max_query_text_length * 4);
+		s = otel_query_statement(src, 0, len, &len);
+		text = otel_capture_raw_query_text ? pnstrdup(s, len)
+			: otel_query_sanitise(s, len, '$', &len);
+		qi.text = clean_text(text, len, &qi.text_len);
+		qi.summary = otel_query_summary(qi.text, qi.text_len);
+		qi.operation = otel_query_operation(qi.text, qi.text_len);
+		st->qi = &qi;
+	}
+	stmt_close(st, -1, false, NULL, NULL, edata, NULL);
+}
+
+static void
+otel_emit_log(ErrorData *edata)
+{
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+
+	if (in_emit_log || edata->elevel < ERROR || edata->elevel >= PANIC ||
+		!tracing_active())
+		return;
+	in_emit_log = true;
+
+	/*
+	 * An error reaching the log in a client backend ends the statements it
+	 * went through: close them, innermost first.  If it went through none of
+	 * ours, the statement failed before planning (parse, analysis, Bind).
+	 */
+	{
+		bool		any = false;
+
+		for (int lvl = MAX_STMTS - 1; lvl >= 0; lvl--)
+			for (int i = 0; i < stmts_hi; i++)
+				if (stmts[i].in_use && stmts[i].failed && stmts[i].level == lvl)
+				{
+					any = true;
+					stmt_close(&stmts[i], -1, false, NULL, NULL, edata, NULL);
+				}
+		if (!any && debug_query_string != NULL && nesting_level == 0)
+			error_span_without_stmt(edata);
+	}
+	in_emit_log = false;
+}
+
+/*
+ * At transaction abort, statements the error path did not close (their
+ * error never reached emit_log_hook, e.g. log_min_messages above ERROR)
+ * are closed as aborted.
+ */
+static void
+otel_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	for (int i = 0; i < stmts_hi; i++)
+		if (stmts[i].in_use)
+			stmt_close(&stmts[i], -1, false, NULL, NULL, NULL, "transaction aborted");
+	for (int l = 0; l < MAX_STMTS; l++)
+		running[l] = -1;
+}
+
+/* ---------------- exported ---------------- */
+
+static OtelStmt *
+innermost_running(void)
+{
+	int			idx = enclosing_stmt(Min(nesting_level, MAX_STMTS));
+
+	return idx >= 0 ? &stmts[idx] : NULL;
+}
+
+bool
+otel_hooks_current_traceparent(char *buf)
+{
+	OtelStmt   *st = innermost_running();
+
+	if (st == NULL || !st->has_ctx)
+		return false;
+	if (st->sampled)
+		otel_traceparent_format(buf, st->trace_id, st->span_id, st->flags);
+	else if (st->parent_id[0] || memcmp(st->parent_id, "\0\0\0\0\0\0\0\0", 8) != 0)
+		otel_traceparent_format(buf, st->trace_id, st->parent_id, st->flags);
+	else
+		otel_traceparent_format(buf, st->trace_id, st->span_id, st->flags);
+	return true;
+}
+
+bool
+otel_hooks_current_context(uint8 *trace_id, uint8 *span_id, uint8 *flags)
+{
+	OtelStmt   *st = innermost_running();
+
+	if (st == NULL || !st->sampled)
+		return false;
+	memcpy(trace_id, st->trace_id, 16);
+	memcpy(span_id, st->span_id, 8);
+	*flags = st->flags;
+	return true;
+}
+
+void
+otel_hooks_install(void)
+{
+	for (int l = 0; l < MAX_STMTS; l++)
+		running[l] = -1;
+
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = otel_post_parse_analyze;
+	prev_planner_hook = planner_hook;
+	planner_hook = otel_planner;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = otel_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = otel_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = otel_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = otel_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = otel_ProcessUtility;
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = otel_emit_log;
+	RegisterXactCallback(otel_xact_callback, NULL);
+}

@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * otel_aliyun.c
+ *		Module entry point: refuses to do anything unless loaded from
+ *		shared_preload_libraries, then defines the settings, requests shared
+ *		memory, installs the hooks and registers the export worker.
+ *
+ * The shared-memory pieces are owned by stats.c, buffer.c and worker.c;
+ * this file only asks each for its size and lets each initialise itself.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/queryjumble.h"
+
+#include "buffer.h"
+#include "guc.h"
+#include "hooks.h"
+#include "otel_aliyun.h"
+#include "stats.h"
+#include "worker.h"
+
+PG_MODULE_MAGIC;
+
+const char *const otel_signal_names[OTEL_NUM_SIGNALS] = {"traces", "logs", "metrics"};
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+int64
+otel_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64) ts.tv_sec * INT64CONST(1000000000) + ts.tv_nsec;
+}
+
+static void
+otel_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(otel_stats_shmem_size());
+	RequestAddinShmemSpace(otel_buffer_shmem_size());
+	RequestAddinShmemSpace(otel_worker_shmem_size());
+}
+
+static void
+otel_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	otel_stats_shmem_init();
+	otel_buffer_shmem_init();
+	otel_worker_shmem_init();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* True when the library was preloaded and its shared memory exists. */
+static bool preloaded = false;
+
+bool
+otel_is_preloaded(void)
+{
+	return preloaded;
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("otel_aliyun is not loaded from shared_preload_libraries, so it records and exports nothing"),
+				 errhint("Add otel_aliyun to shared_preload_libraries in postgresql.conf and restart the server.")));
+		return;
+	}
+
+	preloaded = true;
+	otel_define_gucs();
+
+	/* the normalised query text and postgresql.query_id need query ids */
+	EnableQueryId();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = otel_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = otel_shmem_startup;
+
+	otel_hooks_install();
+	otel_worker_register();
+	/* last: must run before our other emit_log_hooks */
+	otel_guc_install_log_mask();
+}

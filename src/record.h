@@ -1,0 +1,175 @@
+/*-------------------------------------------------------------------------
+ * record.h
+ *		The byte format of span and log records as they travel through the
+ *		ring, a builder that writes them into caller-provided memory, and a
+ *		reader for the worker's encoders.  record.c owns only code, no state.
+ *
+ *		A record is: OtelRecordHeader, then a signal-specific fixed header,
+ *		then variable-length strings, then an attribute list.  Integers are
+ *		native-endian and NOT aligned: always read them through the accessors
+ *		or memcpy.  Strings are not NUL-terminated; lengths are explicit.
+ *
+ *		Attribute list: a sequence of entries
+ *			uint8 type, uint8 pad, uint16 key_len, uint32 val_len,
+ *			key bytes, value bytes
+ *		INT and DOUBLE values are 8 bytes, BOOL 1 byte, STRING/BYTES raw;
+ *		ARRAY and KVLIST values are themselves attribute lists (array elements
+ *		have key_len 0).
+ *
+ *		The builder never fails and never allocates: when the memory is too
+ *		small it stops appending, sets overflow, and the record is dropped by
+ *		the caller (counted as truncated).
+ *-------------------------------------------------------------------------
+ */
+#ifndef OTEL_RECORD_H
+#define OTEL_RECORD_H
+
+typedef enum OtelRecordType
+{
+	OTEL_REC_SPAN = 1,
+	OTEL_REC_LOG = 2
+} OtelRecordType;
+
+typedef enum OtelAttrType
+{
+	OTEL_ATTR_STRING = 1,
+	OTEL_ATTR_INT = 2,
+	OTEL_ATTR_DOUBLE = 3,
+	OTEL_ATTR_BOOL = 4,
+	OTEL_ATTR_BYTES = 5,
+	OTEL_ATTR_ARRAY = 6,
+	OTEL_ATTR_KVLIST = 7
+} OtelAttrType;
+
+/* OTLP enum values, used as-is in records */
+#define OTEL_SPAN_KIND_INTERNAL 1
+#define OTEL_SPAN_KIND_SERVER	2
+#define OTEL_SPAN_KIND_CLIENT	3
+#define OTEL_STATUS_UNSET		0
+#define OTEL_STATUS_OK			1
+#define OTEL_STATUS_ERROR		2
+
+typedef struct OtelRecordHeader
+{
+	uint8		type;			/* OtelRecordType */
+	uint8		version;		/* 1 */
+	uint16		pad;
+} OtelRecordHeader;
+
+typedef struct OtelSpanHeader
+{
+	uint8		trace_id[16];
+	uint8		span_id[8];
+	uint8		parent_span_id[8];	/* all zero for a root span */
+	int64		start_ns;		/* Unix epoch nanoseconds */
+	int64		end_ns;
+	uint8		kind;			/* OTEL_SPAN_KIND_* */
+	uint8		status;			/* OTEL_STATUS_* */
+	uint8		flags;			/* W3C trace-flags (bit 0 = sampled) */
+	uint8		pad;
+	uint16		name_len;
+	uint16		tracestate_len;
+	uint32		status_msg_len;
+	uint32		attrs_len;
+	/* then: name, tracestate, status message, attribute list */
+} OtelSpanHeader;
+
+typedef struct OtelLogHeader
+{
+	int64		time_ns;
+	int64		observed_ns;
+	uint8		trace_id[16];	/* all zero when not in a traced statement */
+	uint8		span_id[8];
+	uint8		severity_number;	/* OTLP SeverityNumber 1..24 */
+	uint8		flags;			/* W3C trace-flags */
+	uint16		severity_text_len;
+	uint32		body_len;
+	uint32		attrs_len;
+	/* then: severity text, body, attribute list */
+} OtelLogHeader;
+
+/* ---- builder ---- */
+
+typedef struct OtelRecBuf
+{
+	char	   *data;
+	Size		len;
+	Size		cap;
+	bool		overflow;
+} OtelRecBuf;
+
+extern void otel_rec_init(OtelRecBuf *b, char *mem, Size cap);
+extern void otel_rec_append(OtelRecBuf *b, const void *p, Size n);
+
+/* Attribute appenders; vlen < 0 means strlen(val).  NULL val is skipped. */
+extern void otel_attr_str(OtelRecBuf *b, const char *key, const char *val, int vlen);
+extern void otel_attr_int(OtelRecBuf *b, const char *key, int64 val);
+extern void otel_attr_double(OtelRecBuf *b, const char *key, double val);
+extern void otel_attr_bool(OtelRecBuf *b, const char *key, bool val);
+/* nested ARRAY / KVLIST: begin returns a mark to pass to end */
+extern Size otel_attr_begin_nested(OtelRecBuf *b, OtelAttrType type, const char *key);
+extern void otel_attr_end_nested(OtelRecBuf *b, Size mark);
+
+/*
+ * Span building: start writes the headers and strings (name, tracestate and
+ * status message may be NULL), attributes follow, finish patches attrs_len.
+ * Returns false if the buffer overflowed.
+ */
+extern void otel_span_begin(OtelRecBuf *b, const OtelSpanHeader *h,
+							const char *name, int name_len,
+							const char *tracestate, int tracestate_len,
+							const char *status_msg, int status_msg_len);
+extern bool otel_span_finish(OtelRecBuf *b);
+
+extern void otel_log_begin(OtelRecBuf *b, const OtelLogHeader *h,
+						   const char *severity_text,
+						   const char *body, int body_len);
+extern bool otel_log_finish(OtelRecBuf *b);
+
+/* ---- reader (worker side) ---- */
+
+typedef struct OtelSpanView
+{
+	OtelSpanHeader h;			/* aligned copy */
+	const char *name;
+	const char *tracestate;
+	const char *status_msg;
+	const char *attrs;
+} OtelSpanView;
+
+typedef struct OtelLogView
+{
+	OtelLogHeader h;			/* aligned copy */
+	const char *severity_text;
+	const char *body;
+	const char *attrs;
+} OtelLogView;
+
+/* Validate lengths and fill the view; false for a malformed record. */
+extern OtelRecordType otel_record_type(const char *data, uint32 len);
+extern bool otel_span_view(const char *data, uint32 len, OtelSpanView *v);
+extern bool otel_log_view(const char *data, uint32 len, OtelLogView *v);
+
+typedef struct OtelAttr
+{
+	OtelAttrType type;
+	const char *key;
+	uint16		key_len;
+	const char *val;			/* raw bytes, unaligned */
+	uint32		val_len;
+} OtelAttr;
+
+typedef struct OtelAttrIter
+{
+	const char *p;
+	const char *end;
+} OtelAttrIter;
+
+extern void otel_attr_iter_init(OtelAttrIter *it, const char *attrs, uint32 len);
+/* false at the end or on a malformed entry */
+extern bool otel_attr_next(OtelAttrIter *it, OtelAttr *a);
+extern int64 otel_attr_get_int(const OtelAttr *a);
+extern double otel_attr_get_double(const OtelAttr *a);
+extern bool otel_attr_get_bool(const OtelAttr *a);
+
+#endif							/* OTEL_RECORD_H */

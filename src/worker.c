@@ -1,0 +1,455 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The export background worker.
+ *
+ * One worker, with shared memory access and no database connection, drains
+ * the rings (buffer.h) in batches of at most otel_aliyun.max_export_batch_size
+ * records, has exporter.c encode and send them, and retries retryable
+ * failures with exponential backoff and jitter (or the server's Retry-After)
+ * up to otel_aliyun.max_retries.  It wakes on its latch (producers set it
+ * when a ring passes half full, backends when they ask for a flush) or every
+ * export interval.  SIGHUP reloads the settings; SIGTERM makes one last
+ * bounded flush.  If it dies, the postmaster starts it again.
+ *
+ * The flush handshake: a backend bumps flush_requested and waits on the
+ * condition variable until flush_done reaches its request; the worker
+ * drains everything it can see, then publishes flush_done and whether all
+ * of it was delivered.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "buffer.h"
+#include "exporter.h"
+#include "guc.h"
+#include "resource.h"
+#include "stats.h"
+#include "worker.h"
+
+#define MAX_BACKOFF_MS		30000
+#define FIRST_BACKOFF_MS	500
+#define SHUTDOWN_BUDGET_MS	5000
+#define ERROR_LOG_INTERVAL_MS 60000
+/* hard bounds on one batch, whatever the GUC says */
+#define BATCH_MAX_BYTES		(8 * 1024 * 1024)
+
+typedef struct OtelWorkerShared
+{
+	slock_t		mutex;			/* protects the plain fields */
+	pid_t		pid;
+	uint64		flush_done;
+	bool		flush_ok;
+	pg_atomic_uint64 flush_requested;
+	ConditionVariable flush_cv;
+} OtelWorkerShared;
+
+static OtelWorkerShared *otel_worker = NULL;
+
+/* worker-process state */
+static volatile sig_atomic_t shutdown_requested = false;
+static MemoryContext batch_cxt = NULL;
+static TimestampTz last_export[OTEL_NUM_SIGNALS];
+static TimestampTz last_logged[OTEL_NUM_SIGNALS];
+static OtelRecordRef *refs = NULL;
+static int	refs_size = 0;
+
+Size
+otel_worker_shmem_size(void)
+{
+	return MAXALIGN(sizeof(OtelWorkerShared));
+}
+
+void
+otel_worker_shmem_init(void)
+{
+	bool		found;
+
+	otel_worker = ShmemInitStruct("otel_aliyun worker", otel_worker_shmem_size(), &found);
+	if (!found)
+	{
+		SpinLockInit(&otel_worker->mutex);
+		otel_worker->pid = 0;
+		otel_worker->flush_done = 0;
+		otel_worker->flush_ok = true;
+		pg_atomic_init_u64(&otel_worker->flush_requested, 0);
+		ConditionVariableInit(&otel_worker->flush_cv);
+	}
+}
+
+void
+otel_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "otel_aliyun", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "otel_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "otel_aliyun exporter", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "otel_aliyun exporter", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+int
+otel_worker_pid(void)
+{
+	int			pid;
+
+	if (otel_worker == NULL)
+		return 0;
+	SpinLockAcquire(&otel_worker->mutex);
+	pid = otel_worker->pid;
+	SpinLockRelease(&otel_worker->mutex);
+	return pid;
+}
+
+/* ---------------- backend side ---------------- */
+
+bool
+otel_worker_flush(int timeout_ms)
+{
+	uint64		req;
+	TimestampTz deadline;
+	bool		done = false,
+				ok = false;
+
+	if (otel_worker == NULL || otel_worker_pid() == 0)
+		return false;
+
+	req = pg_atomic_add_fetch_u64(&otel_worker->flush_requested, 1);
+	otel_buffer_wake_worker();
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
+	ConditionVariablePrepareToSleep(&otel_worker->flush_cv);
+	for (;;)
+	{
+		long		remaining;
+
+		SpinLockAcquire(&otel_worker->mutex);
+		if (otel_worker->flush_done >= req)
+		{
+			done = true;
+			ok = otel_worker->flush_ok;
+		}
+		SpinLockRelease(&otel_worker->mutex);
+		if (done)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		/* wake the worker again in case it was busy when we asked */
+		otel_buffer_wake_worker();
+		(void) ConditionVariableTimedSleep(&otel_worker->flush_cv,
+										   Min(remaining, 1000),
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return done && ok;
+}
+
+/* ---------------- worker side ---------------- */
+
+static void
+otel_worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_requested = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+static void
+otel_worker_detach(int code, Datum arg)
+{
+	otel_buffer_set_worker_latch(NULL);
+	SpinLockAcquire(&otel_worker->mutex);
+	otel_worker->pid = 0;
+	SpinLockRelease(&otel_worker->mutex);
+	/* nobody will answer pending flushes until we are back */
+	ConditionVariableBroadcast(&otel_worker->flush_cv);
+}
+
+static void
+reload_if_needed(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+		otel_resource_invalidate();
+	}
+}
+
+/* Log an export problem at most once a minute per signal. */
+static void
+log_export_problem(OtelSignal sig, const char *what, const OtelSendResult *r)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (last_logged[sig] != 0 &&
+		!TimestampDifferenceExceeds(last_logged[sig], now, ERROR_LOG_INTERVAL_MS))
+		return;
+	last_logged[sig] = now;
+	ereport(LOG,
+			(errmsg("otel_aliyun: %s export %s: %s",
+					otel_signal_names[sig], what, r->error)));
+}
+
+/*
+ * Sleep up to ms on the latch, handling reloads.  Returns early on shutdown.
+ */
+static void
+backoff_sleep(long ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	while (!shutdown_requested)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		reload_if_needed();
+	}
+}
+
+static long
+backoff_ms(int attempt, int retry_after_ms)
+{
+	double		base;
+	double		jitter;
+
+	if (retry_after_ms >= 0)
+		return Min(retry_after_ms, 10 * MAX_BACKOFF_MS);
+	base = FIRST_BACKOFF_MS * (double) (1 << Min(attempt, 16));
+	if (base > MAX_BACKOFF_MS)
+		base = MAX_BACKOFF_MS;
+	/* full jitter between half and one and a half of the base */
+	jitter = 0.5 + pg_prng_double(&pg_global_prng_state);
+	return (long) (base * jitter);
+}
+
+/*
+ * Deliver one encoded payload, retrying as allowed.  Returns true if the
+ * destination accepted it.  During shutdown only one attempt is made.
+ */
+static bool
+deliver(OtelPayload *p)
+{
+	OtelSignal	sig = p->sig;
+	int			attempt = 0;
+
+	for (;;)
+	{
+		OtelSendResult r;
+
+		memset(&r, 0, sizeof(r));
+		r.retry_after_ms = -1;
+		otel_exporter_send(p, &r);
+		otel_stats_add(sig, OTEL_STAT_BYTES_SENT, r.bytes_sent);
+		if (r.http_status != 0 || r.outcome == OTEL_SEND_OK)
+			otel_stats_add(sig, OTEL_STAT_REQUESTS, 1);
+
+		if (r.outcome == OTEL_SEND_OK)
+		{
+			int64		ok = p->nrecords - Min(r.rejected, p->nrecords);
+
+			otel_stats_add(sig, OTEL_STAT_EXPORTED, ok);
+			if (r.rejected > 0)
+			{
+				otel_stats_add(sig, OTEL_STAT_PARTIAL, r.rejected);
+				otel_stats_set_error(sig, r.error);
+				log_export_problem(sig, "partially rejected", &r);
+			}
+			otel_stats_set_success(sig);
+			return true;
+		}
+
+		otel_stats_set_error(sig, r.error);
+		if (r.outcome == OTEL_SEND_RETRY && attempt < otel_max_retries &&
+			!shutdown_requested)
+		{
+			otel_stats_add(sig, OTEL_STAT_RETRIES, 1);
+			log_export_problem(sig, "failed, retrying", &r);
+			backoff_sleep(backoff_ms(attempt, r.retry_after_ms));
+			attempt++;
+			continue;
+		}
+
+		otel_stats_add(sig, OTEL_STAT_FAILED, p->nrecords);
+		log_export_problem(sig, "failed, records dropped", &r);
+		return false;
+	}
+}
+
+/*
+ * Export what the ring of sig holds.  Unless force, a partial batch waits
+ * until the export interval has passed since the last export.  Returns
+ * false if some records could not be delivered.
+ */
+static bool
+export_signal(OtelSignal sig, bool force, TimestampTz deadline)
+{
+	int			batch = Min(otel_max_export_batch_size, refs_size);
+	bool		all_ok = true;
+	OtelDestKind dest = otel_exporter_dest(sig);
+
+	for (;;)
+	{
+		uint64		consumed;
+		int			n;
+		OtelPayload payload;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		n = otel_buffer_peek(sig, refs, batch, BATCH_MAX_BYTES, &consumed);
+		if (n == 0)
+			break;
+		if (n < batch && !force &&
+			!TimestampDifferenceExceeds(last_export[sig], GetCurrentTimestamp(),
+										otel_export_interval_ms))
+			break;
+
+		if (dest == OTEL_DEST_NONE)
+		{
+			otel_buffer_release(sig, consumed);
+			otel_stats_add(sig, OTEL_STAT_FAILED, n);
+			continue;
+		}
+
+		old = MemoryContextSwitchTo(batch_cxt);
+		memset(&payload, 0, sizeof(payload));
+		otel_exporter_encode(sig, refs, n, &payload);
+		MemoryContextSwitchTo(old);
+		/* the payload holds its own copy: give the ring space back now */
+		otel_buffer_release(sig, consumed);
+		last_export[sig] = GetCurrentTimestamp();
+
+		if (n > payload.nrecords)
+			otel_stats_add(sig, OTEL_STAT_FAILED, n - payload.nrecords);
+		if (payload.nrecords > 0 && !deliver(&payload))
+			all_ok = false;
+		MemoryContextReset(batch_cxt);
+
+		if (deadline != 0 && GetCurrentTimestamp() >= deadline)
+		{
+			all_ok = false;
+			break;
+		}
+		reload_if_needed();
+		dest = otel_exporter_dest(sig);
+	}
+	return all_ok;
+}
+
+static bool
+export_all(bool force, TimestampTz deadline)
+{
+	bool		ok = true;
+
+	for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
+	{
+		uint64		used,
+					cap;
+
+		otel_buffer_usage(s, &used, &cap);
+		if (cap == 0)
+			continue;
+		if (!export_signal(s, force, deadline))
+			ok = false;
+	}
+	return ok;
+}
+
+static void
+answer_flush(void)
+{
+	uint64		req = pg_atomic_read_u64(&otel_worker->flush_requested);
+	uint64		done;
+	bool		ok;
+
+	SpinLockAcquire(&otel_worker->mutex);
+	done = otel_worker->flush_done;
+	SpinLockRelease(&otel_worker->mutex);
+	if (req <= done)
+		return;
+
+	ok = export_all(true, 0);
+	SpinLockAcquire(&otel_worker->mutex);
+	otel_worker->flush_done = req;
+	otel_worker->flush_ok = ok;
+	SpinLockRelease(&otel_worker->mutex);
+	ConditionVariableBroadcast(&otel_worker->flush_cv);
+}
+
+void
+otel_worker_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, otel_worker_sigterm);
+	BackgroundWorkerUnblockSignals();
+
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "otel_aliyun batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	refs_size = 65536;
+	refs = MemoryContextAlloc(TopMemoryContext, sizeof(OtelRecordRef) * refs_size);
+
+	SpinLockAcquire(&otel_worker->mutex);
+	otel_worker->pid = MyProcPid;
+	SpinLockRelease(&otel_worker->mutex);
+	on_shmem_exit(otel_worker_detach, (Datum) 0);
+	otel_buffer_set_worker_latch(MyLatch);
+
+	for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
+		last_export[s] = GetCurrentTimestamp();
+
+	ereport(LOG, (errmsg("otel_aliyun exporter started")));
+
+	while (!shutdown_requested)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		reload_if_needed();
+
+		answer_flush();
+		(void) export_all(false, 0);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(10, Min(otel_export_interval_ms, 1000)),
+						 PG_WAIT_EXTENSION);
+	}
+
+	/* last bounded flush: one attempt per batch, a few seconds at most */
+	(void) export_all(true,
+					  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  Min(otel_export_timeout_ms, SHUTDOWN_BUDGET_MS)));
+	answer_flush();
+	proc_exit(0);
+}

@@ -1,0 +1,114 @@
+
+# Copyright (c) otel_aliyun contributors
+
+# ParentBased(TraceIdRatioBased) sampling: the ratio holds within tolerance
+# for statements without a parent; a sampled parent is followed even at rate
+# 0; an unsampled parent is not recorded even at rate 1; sampled-out
+# statements are counted; track = none and enabled = off record nothing.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use OtelTest;
+
+my $rx = OtelTest::Receiver->new;
+my $node = otel_node('sampling', otel => { traces_endpoint => $rx->url, sample_rate => 1 });
+
+# ---- ratio 0.25 over 2000 statements ------------------------------------------
+
+my $N = 2000;
+my $rate = 0.25;
+my $before = otel_stats($node);
+my $script = "SET otel_aliyun.sample_rate = $rate;\n"
+  . join('', map { "SELECT $_ AS s3_ratio;\n" } 1 .. $N);
+$node->safe_psql('postgres', $script);
+ok(otel_flush($node, 30000), 'flush');
+my $after = otel_stats($node);
+
+my @sampled = server_spans($rx->spans, text => 'SELECT $1 AS s3_ratio');
+my $n = scalar @sampled;
+my $sd = sqrt($N * $rate * (1 - $rate));
+my ($lo, $hi) = (int($N * $rate - 5 * $sd), int($N * $rate + 5 * $sd + 1));
+cmp_ok($n, '>=', $lo, "sampled $n of $N at rate $rate: at least $lo");
+cmp_ok($n, '<=', $hi, "sampled $n of $N at rate $rate: at most $hi");
+my %traces = map { $_->{traceId} => 1 } @sampled;
+is(scalar keys %traces, $n, 'each sampled statement has its own trace');
+
+# every statement was either recorded or counted as sampled out
+my $sampled_out = $after->{sampled_out} - $before->{sampled_out};
+cmp_ok($sampled_out, '>=', $N - $n, 'sampled_out counts the others');
+cmp_ok($sampled_out, '<=', $N - $n + 5, 'and not many more');
+
+# TraceIdRatioBased: sampled iff the trace id's last 56 bits < rate * 2^56
+my @wrong = grep { hex(substr($_->{traceId}, 18, 14)) >= $rate * 2**56 } @sampled;
+is(scalar @wrong, 0, 'every sampled trace id is below the rate threshold');
+
+# ---- rate 0 and 1 ---------------------------------------------------------------
+
+$rx->reset;
+$node->safe_psql('postgres',
+	"SET otel_aliyun.sample_rate = 0;\n" . join('', map { "SELECT $_ AS s3_zero;\n" } 1 .. 200));
+$node->safe_psql('postgres',
+	"SET otel_aliyun.sample_rate = 1;\n" . join('', map { "SELECT $_ AS s3_one;\n" } 1 .. 200));
+ok(otel_flush($node), 'flush');
+my $spans = $rx->spans;
+is(scalar(server_spans($spans, text => 'SELECT $1 AS s3_zero')), 0, 'rate 0: nothing recorded');
+is(scalar(server_spans($spans, text => 'SELECT $1 AS s3_one')), 200, 'rate 1: everything recorded');
+
+# ---- parent-based ---------------------------------------------------------------
+
+my $TS = '5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a';
+my $TU = '6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b';
+my $PP = '7c7c7c7c7c7c7c7c';
+$rx->reset;
+$node->safe_psql(
+	'postgres', qq{
+SET otel_aliyun.sample_rate = 0;
+/*traceparent='00-$TS-$PP-01'*/ SELECT 1 AS s3_sampled_parent;
+SET otel_aliyun.sample_rate = 1;
+/*traceparent='00-$TU-$PP-00'*/ SELECT 2 AS s3_unsampled_parent;
+BEGIN;
+SET LOCAL otel_aliyun.traceparent = '00-$TU-$PP-00';
+SELECT 3 AS s3_unsampled_parent_guc;
+COMMIT;
+});
+ok(otel_flush($node), 'flush');
+$spans = $rx->spans;
+my @sp = server_spans($spans, traceId => $TS);
+is(scalar @sp, 1, 'sampled parent at rate 0: recorded');
+is($sp[0] && $sp[0]->{parentSpanId}, $PP, 'sampled parent at rate 0: child of the caller');
+is(scalar(grep { $_->{traceId} eq $TU } @$spans), 0, 'unsampled parent at rate 1: nothing recorded');
+is(scalar(find_spans($spans, text => qr/s3_unsampled_parent/)), 0,
+	'unsampled parent: no span under another trace either');
+
+# ---- track and enabled ------------------------------------------------------------
+
+$rx->reset;
+$node->safe_psql(
+	'postgres', qq{
+SET otel_aliyun.track = none;
+SELECT 1 AS s3_track_none;
+/*traceparent='00-$TS-$PP-01'*/ SELECT 2 AS s3_track_none_parent;
+RESET otel_aliyun.track;
+SET otel_aliyun.enabled = off;
+SELECT 3 AS s3_disabled;
+RESET otel_aliyun.enabled;
+SELECT 4 AS s3_enabled_again;
+});
+ok(otel_flush($node), 'flush');
+$spans = $rx->spans;
+is(scalar(find_spans($spans, text => qr/s3_track_none/)), 0, 'track = none: nothing');
+is(scalar(find_spans($spans, text => qr/s3_disabled/)), 0, 'enabled = off: nothing');
+is(scalar(server_spans($spans, text => 'SELECT $1 AS s3_enabled_again')), 1, 'back on: recorded');
+
+# non-superusers cannot switch tracing off for themselves
+$node->safe_psql('postgres', 'CREATE ROLE s3_plain LOGIN');
+my ($rc) = $node->psql('postgres', 'SET otel_aliyun.sample_rate = 0',
+	extra_params => [ '-U', 's3_plain' ]);
+isnt($rc, 0, 'sample_rate is superuser-only (SUSET)');
+
+$node->stop;
+unlike(slurp_file($node->logfile), qr/PANIC|was terminated by signal/, 'no crash');
+done_testing();
