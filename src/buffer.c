@@ -137,7 +137,7 @@ otel_buffer_put(OtelSignal sig, const void *data, Size len)
 	need = SLOT_HDR + TYPEALIGN(8, len);
 	if (r->size == 0 || len == 0 || len > OTEL_MAX_RECORD_SIZE || need > r->size / 4)
 	{
-		otel_stats_add(sig, OTEL_STAT_DROPPED, 1);
+		otel_stats_add_local(sig, OTEL_STAT_DROPPED, 1);
 		return false;
 	}
 
@@ -148,7 +148,7 @@ otel_buffer_put(OtelSignal sig, const void *data, Size len)
 	if (r->head + pad + need - r->tail > r->size)
 	{
 		SpinLockRelease(&r->mutex);
-		otel_stats_add(sig, OTEL_STAT_DROPPED, 1);
+		otel_stats_add_local(sig, OTEL_STAT_DROPPED, 1);
 		return false;
 	}
 	if (pad)
@@ -169,7 +169,7 @@ otel_buffer_put(OtelSignal sig, const void *data, Size len)
 	pg_write_barrier();
 	pg_atomic_write_u32(&slot->state, (uint32) len);
 
-	otel_stats_add(sig, OTEL_STAT_PRODUCED, 1);
+	otel_stats_add_local(sig, OTEL_STAT_PRODUCED, 1);
 
 	/* past half full: make sure the worker is draining */
 	if (used > r->size / 2 &&

@@ -146,6 +146,7 @@ static char *user_name = NULL;
 
 /* otel_aliyun.traceparent parse cache, keyed by the GUC's string pointer */
 static const char *guc_ctx_src = NULL;
+static const char *guc_ts_src = NULL;
 static OtelCtxResult guc_ctx_result = OTEL_CTX_NONE;
 static OtelTraceContext guc_ctx;
 
@@ -359,23 +360,19 @@ context_from_guc(OtelTraceContext *ctx)
 {
 	if (otel_traceparent == NULL || otel_traceparent[0] == '\0')
 		return false;
-	if (guc_ctx_src != otel_traceparent)
+	if (guc_ctx_src != otel_traceparent || guc_ts_src != otel_tracestate)
 	{
 		guc_ctx_src = otel_traceparent;
+		guc_ts_src = otel_tracestate;
 		memset(&guc_ctx, 0, sizeof(guc_ctx));
 		guc_ctx_result = otel_traceparent_parse(otel_traceparent, strlen(otel_traceparent),
 												&guc_ctx) ? OTEL_CTX_VALID : OTEL_CTX_INVALID;
 		if (guc_ctx_result == OTEL_CTX_VALID && otel_tracestate && otel_tracestate[0])
-		{
-			guc_ctx.tracestate_len = strlcpy(guc_ctx.tracestate, otel_tracestate,
-											 sizeof(guc_ctx.tracestate));
-			if (guc_ctx.tracestate_len >= (int) sizeof(guc_ctx.tracestate))
-				guc_ctx.tracestate_len = 0;
-		}
+			(void) otel_tracestate_set(&guc_ctx, otel_tracestate, strlen(otel_tracestate));
 	}
 	if (guc_ctx_result == OTEL_CTX_INVALID)
 	{
-		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
+		otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
 		return false;
 	}
 	*ctx = guc_ctx;
@@ -430,7 +427,7 @@ stmt_decide(OtelStmt *st, const char *text)
 		if (text)
 			r = otel_ctx_from_query(text, strlen(text), &ctx, NULL, NULL);
 		if (r == OTEL_CTX_INVALID)
-			otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
+			otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
 		if (r != OTEL_CTX_VALID && context_from_guc(&ctx))
 			r = OTEL_CTX_VALID;
 
@@ -459,7 +456,7 @@ stmt_decide(OtelStmt *st, const char *text)
 	if (st->has_ctx)
 		otel_random_span_id(st->span_id);
 	if (!st->sampled && st->level == 0)
-		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_SAMPLED_OUT, 1);
+		otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_SAMPLED_OUT, 1);
 }
 
 /* ---------------- statement slots ---------------- */
@@ -553,10 +550,10 @@ want_old(void)
 static void
 add_blocks(OtelRecBuf *b, const BufferUsage *bu, const WalUsage *wu)
 {
-	/* the common counters always, the rare ones when non-zero */
-	otel_attr_int(b, "postgresql.shared_blks_hit", bu->shared_blks_hit);
-	otel_attr_int(b, "postgresql.shared_blks_read", bu->shared_blks_read);
+	/* counters are sent when not zero: a missing one means 0 */
 #define NZ(key, v) do { if ((v) != 0) otel_attr_int(b, key, (v)); } while (0)
+	NZ("postgresql.shared_blks_hit", bu->shared_blks_hit);
+	NZ("postgresql.shared_blks_read", bu->shared_blks_read);
 	NZ("postgresql.shared_blks_dirtied", bu->shared_blks_dirtied);
 	NZ("postgresql.shared_blks_written", bu->shared_blks_written);
 	NZ("postgresql.local_blks_hit", bu->local_blks_hit);
@@ -647,7 +644,8 @@ add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op)
 	if (st->query_id != 0)
 		otel_attr_int(b, "postgresql.query_id", (int64) st->query_id);
 	otel_attr_int(b, "postgresql.backend_pid", MyProcPid);
-	otel_attr_int(b, "postgresql.nesting_level", st->level);
+	if (st->level > 0)
+		otel_attr_int(b, "postgresql.nesting_level", st->level);
 }
 
 static void
@@ -680,7 +678,7 @@ fill_header(OtelSpanHeader *h, OtelStmt *st, const uint8 *span_id, const uint8 *
 /* a child INTERNAL span: planning or execution */
 static void
 emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, int64 end,
-		   const char *time_key, const ErrorData *edata)
+		   const ErrorData *edata)
 {
 	OtelRecBuf	b;
 	OtelSpanHeader h;
@@ -691,7 +689,6 @@ emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, in
 	otel_rec_init(&b, scratch, sizeof(scratch));
 	otel_span_begin(&b, &h, name, strlen(name),
 					st->tracestate, st->tracestate_len, NULL, 0);
-	otel_attr_double(&b, time_key, (end - start) / 1000000.0);
 	put_span(&b);
 }
 
@@ -749,8 +746,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 		msg = abort_msg;
 
 	if (st->has_exec)
-		emit_child(st, "execution", st->exec_span_id, st->exec_start_ns, now,
-				   "postgresql.execution_time_ms", edata);
+		emit_child(st, "execution", st->exec_span_id, st->exec_start_ns, now, edata);
 
 	usage_add(&bu, exec_bu, &wu, exec_wu);
 
@@ -774,9 +770,11 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 	add_common_attrs(&b, st, op);
 	if (rows >= 0)
 	{
-		if (rows_returned && want_stable())
+		/* rows returned to the client, or rows affected (DML, COPY, ...) */
+		if (rows_returned)
 			otel_attr_int(&b, "db.response.returned_rows", rows);
-		otel_attr_int(&b, "postgresql.rows", rows);
+		else
+			otel_attr_int(&b, "postgresql.rows", rows);
 	}
 	if (sqlstate[0])
 	{
@@ -790,7 +788,6 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 	if (st->has_exec)
 		otel_attr_double(&b, "postgresql.execution_time_ms",
 						 (now - st->exec_start_ns) / 1000000.0);
-	otel_attr_double(&b, "postgresql.total_time_ms", (now - st->start_ns) / 1000000.0);
 	add_blocks(&b, &bu, &wu);
 	put_span(&b);
 
@@ -1008,8 +1005,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		st->plan_ms = (end - start) / 1000000.0;
 		st->has_plan = true;
 		otel_random_span_id(plan_span);
-		emit_child(st, "planning", plan_span, start, end,
-				   "postgresql.planning_time_ms", NULL);
+		emit_child(st, "planning", plan_span, start, end, NULL);
 	}
 	return result;
 }

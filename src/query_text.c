@@ -1621,7 +1621,8 @@ otel_query_operation(const char *query, int len)
 	QLexer		lx;
 	QToken		t;
 	Head		h;
-	StringInfoData buf;
+	char	   *out;
+	int			olen = 0;
 	int			i;
 
 	if (query == NULL || len < 0)
@@ -1629,7 +1630,7 @@ otel_query_operation(const char *query, int len)
 	lex_init(&lx, query, len);
 	do
 		lex_sig(&lx, &t);
-	while (t.type == QT_LPAREN);
+	while (t.type == QT_LPAREN);	/* (SELECT ...) UNION ... */
 
 	parse_head(&lx, &t, &h);
 	if (h.kind == HK_DML && tok_is(&lx, &t, "with"))
@@ -1650,18 +1651,22 @@ otel_query_operation(const char *query, int len)
 		}
 	}
 
-	initStringInfo(&buf);
+	for (i = 0; i < h.nwords; i++)
+		olen += h.words[i].len + 1;
+	out = palloc(olen + 1);
+	olen = 0;
 	for (i = 0; i < h.nwords; i++)
 	{
 		const char *w = query + h.words[i].start;
 		int			j;
 
 		if (i > 0)
-			appendStringInfoChar(&buf, ' ');
+			out[olen++] = ' ';
 		for (j = 0; j < h.words[i].len; j++)
-			appendStringInfoChar(&buf, pg_ascii_toupper((unsigned char) w[j]));
+			out[olen++] = pg_ascii_toupper((unsigned char) w[j]);
 	}
-	return buf.data;
+	out[olen] = '\0';
+	return out;
 }
 
 /* ----------------------------------------------------------------

@@ -16,42 +16,57 @@
 #include "utils/queryjumble.h"
 
 /*
- * Cut the statement at [location, location+len) out of the source text
- * (len <= 0 means to the end), trim whitespace and a trailing ';', as
- * pg_stat_statements' CleanQuerytext does.  Returns a pointer into query
- * and sets *out_len.  Does not allocate.
+ * Cut the statement at [location, location+len) out of the NUL-terminated
+ * source text (len <= 0 means to the end; location < 0 or past the end means
+ * the whole text), trim whitespace as pg_stat_statements' CleanQuerytext
+ * does, and also trailing ';'s.  Returns a pointer into query and sets
+ * *out_len.  Does not allocate.
  */
 extern const char *otel_query_statement(const char *query, int location, int len,
 										int *out_len);
 
 /*
  * Text with every constant in jstate replaced by $n (n continuing after the
- * highest parameter number already used).  query/len as from
- * otel_query_statement(); jstate's locations are relative to query_loc.
+ * highest parameter number already used), exactly as pg_stat_statements
+ * (PG 15) would show it.  query/len as from otel_query_statement();
+ * query_loc is query's offset in the source text, which jstate's locations
+ * are relative to.  Measures the constants with the core scanner once per
+ * JumbleState (sorting jstate->clocations and filling in their lengths).
+ * Should the scanner fail anyway, the error is swallowed (FlushErrorState)
+ * and the lexer's otel_query_sanitise(..., '$') result returned instead: do
+ * not call this while an error is being handled (e.g. from emit_log_hook).
  */
 extern char *otel_query_normalise(const char *query, int len, int query_loc,
 								  JumbleState *jstate, int *out_len);
 
 /*
- * Lexer-based sanitising, for text without a JumbleState: string, numeric,
- * hex, bit, dollar-quoted and boolean-free literals become $n (or '?' when
- * placeholder == '?'); comments are removed.  Never raises on bad SQL.
+ * Lexer-based sanitising, for text without a JumbleState: string literals
+ * (also E'', B'', X'', N'', U&''), dollar-quoted strings, numbers (also
+ * hex/octal/binary) and TRUE/FALSE become $n, numbered after the highest $n
+ * in the text (or '?' when placeholder == '?'); a sign directly before a
+ * number goes with it where it is unary (and, with '?', also after another
+ * literal, so "99+100" gives "??" as the OpenTelemetry test vectors want);
+ * comments are removed; everything else, blanks included, is kept as is.
+ * Unterminated strings and comments run to the end.  Works on any bytes,
+ * never raises.
  */
 extern char *otel_query_sanitise(const char *query, int len, char placeholder,
 								 int *out_len);
 
 /*
  * db.query.summary per the conventions: operation keywords and the
- * collection names they act on, e.g. "SELECT orders", "INSERT orders
- * SELECT customers", at most 255 characters.  Returns "" when nothing
- * useful can be said.
+ * collection names they act on, as written (case kept, qualified and quoted
+ * names whole), e.g. "SELECT orders", "INSERT shipping_details SELECT
+ * orders", "CREATE TABLE t", "EXPLAIN SELECT t"; at most 255 bytes, cut only
+ * between parts.  Returns "" when nothing useful can be said.  Never raises.
  */
 extern char *otel_query_summary(const char *query, int len);
 
 /*
  * The first keyword(s) naming the operation, upper case: SELECT, INSERT,
  * UPDATE, DELETE, MERGE, CREATE TABLE, ALTER TABLE, BEGIN, COMMIT, ...
- * Returns a palloc'd string ("" if none).
+ * For WITH, the operation of the statement after the WITH list.  Only known
+ * statements are named: returns a palloc'd "" otherwise.  Never raises.
  */
 extern char *otel_query_operation(const char *query, int len);
 

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "port/atomics.h"
+#include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -30,6 +31,16 @@ typedef struct OtelStatsShared
 } OtelStatsShared;
 
 static OtelStatsShared *otel_stats = NULL;
+
+/*
+ * Hot-path counts are kept per process and added to shared memory every
+ * LOCAL_FLUSH_EVERY events and at process exit, so that backends do not
+ * bounce one cache line between CPUs on every statement.
+ */
+#define LOCAL_FLUSH_EVERY 64
+static uint64 local_counts[OTEL_NUM_SIGNALS][OTEL_NUM_COUNTERS];
+static int	local_pending = 0;
+static bool local_exit_registered = false;
 
 Size
 otel_stats_shmem_size(void)
@@ -59,6 +70,42 @@ otel_stats_add(OtelSignal sig, OtelCounter c, uint64 n)
 	if (otel_stats == NULL || n == 0)
 		return;
 	pg_atomic_fetch_add_u64(&otel_stats->counters[sig][c], n);
+}
+
+void
+otel_stats_flush_local(void)
+{
+	if (local_pending == 0 || otel_stats == NULL)
+		return;
+	for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
+		for (int c = 0; c < OTEL_NUM_COUNTERS; c++)
+			if (local_counts[s][c] != 0)
+			{
+				pg_atomic_fetch_add_u64(&otel_stats->counters[s][c], local_counts[s][c]);
+				local_counts[s][c] = 0;
+			}
+	local_pending = 0;
+}
+
+static void
+stats_at_exit(int code, Datum arg)
+{
+	otel_stats_flush_local();
+}
+
+void
+otel_stats_add_local(OtelSignal sig, OtelCounter c, uint64 n)
+{
+	if (otel_stats == NULL)
+		return;
+	local_counts[sig][c] += n;
+	if (!local_exit_registered)
+	{
+		before_shmem_exit(stats_at_exit, (Datum) 0);
+		local_exit_registered = true;
+	}
+	if (++local_pending >= LOCAL_FLUSH_EVERY)
+		otel_stats_flush_local();
 }
 
 uint64
@@ -102,6 +149,7 @@ otel_stats_read(OtelSignal sig, uint64 *counters,
 				TimestampTz *last_success, TimestampTz *last_error_time,
 				char *errbuf, Size errlen)
 {
+	otel_stats_flush_local();
 	for (int c = 0; c < OTEL_NUM_COUNTERS; c++)
 		counters[c] = otel_stats ? pg_atomic_read_u64(&otel_stats->counters[sig][c]) : 0;
 	*last_success = 0;
@@ -123,6 +171,8 @@ otel_stats_reset(void)
 {
 	if (otel_stats == NULL)
 		return;
+	memset(local_counts, 0, sizeof(local_counts));
+	local_pending = 0;
 	for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
 		for (int c = 0; c < OTEL_NUM_COUNTERS; c++)
 			pg_atomic_write_u64(&otel_stats->counters[s][c], 0);

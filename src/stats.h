@@ -33,6 +33,14 @@ extern Size otel_stats_shmem_size(void);
 extern void otel_stats_shmem_init(void);	/* under AddinShmemInitLock */
 
 extern void otel_stats_add(OtelSignal sig, OtelCounter c, uint64 n);
+
+/*
+ * For per-statement paths: counted in process memory and added to shared
+ * memory every few dozen events and at process exit (and when this process
+ * reads the stats).  Never fails.
+ */
+extern void otel_stats_add_local(OtelSignal sig, OtelCounter c, uint64 n);
+extern void otel_stats_flush_local(void);
 extern uint64 otel_stats_get(OtelSignal sig, OtelCounter c);
 
 /* last error: msg is copied (truncated); pass NULL to clear */
