@@ -137,18 +137,42 @@ def proc_ticks(pid):
     return sum(int(x) for x in rest[11:15]), ppid
 
 
-def server_cpu_seconds(pm_pid):
-    """CPU seconds of the postmaster, its reaped children and live children."""
-    total, _ = proc_ticks(pm_pid)
+def children(pm_pid):
+    """pid -> state of the postmaster's child processes."""
+    out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
-        pid = int(d)
-        if pid == pm_pid:
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
             continue
-        t, ppid = proc_ticks(pid)
-        if ppid == pm_pid:
-            total += t
+        rest = st[st.rindex(")") + 2:].split()
+        if int(rest[1]) == pm_pid:
+            out[int(d)] = rest[0]
+    return out
+
+
+def wait_children(pm_pid, expected, timeout=15):
+    """Wait until the postmaster's children are exactly the long-lived ones
+    (expected): exited backends must be reaped, for a zombie's CPU time is
+    not readable but lands in the postmaster's cutime once it is reaped."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ch = children(pm_pid)
+        if set(ch) == expected and "Z" not in ch.values():
+            return True
+        time.sleep(0.02)
+    log("warning: postmaster children did not settle: %s vs %s" % (children(pm_pid), expected))
+    return False
+
+
+def server_cpu_seconds(pm_pid):
+    """CPU seconds of the postmaster, its reaped children and live children."""
+    total, _ = proc_ticks(pm_pid)
+    for pid in children(pm_pid):
+        total += proc_ticks(pid)[0]
     return total / CLK_TCK
 
 
@@ -256,6 +280,11 @@ def main():
                 cl.set_variant(variant_conf(cfg, sink_url, extra))
                 cl.start()
                 try:
+                    pm = cl.postmaster_pid()
+                    # the long-lived children: auxiliary processes and workers
+                    wait_backends_gone(cl)
+                    time.sleep(1)
+                    stable = set(children(pm))
                     if cfg != "none" and not ext_created:
                         cl.psql("CREATE EXTENSION IF NOT EXISTS otel_aliyun")
                         ext_created = True
@@ -268,11 +297,11 @@ def main():
                         cl.psql("SELECT otel_aliyun.stats_reset()")
                     sink_get(sink_port, "/_reset", post=True)
                     wait_backends_gone(cl)
-                    pm = cl.postmaster_pid()
+                    wait_children(pm, stable)
                     sink_cpu0 = proc_ticks(sink.pid)[0]
                     cpu0 = server_cpu_seconds(pm)
                     out = cl.pgbench(bench_args + ["-T", str(args.duration)]).stdout
-                    wait_backends_gone(cl)
+                    wait_children(pm, stable)
                     cpu1 = server_cpu_seconds(pm)
                     sink_cpu1 = proc_ticks(sink.pid)[0]
                     tps, ntx = parse_pgbench(out)
@@ -330,8 +359,10 @@ def report(args, configs, results):
     lines.append("otel_aliyun benchmark: pgbench -S -M %s, scale %d, %d clients, %d rounds x %d s, "
                  "%d CPUs, %s" % (args.protocol, args.scale, args.clients, args.rounds, args.duration,
                                   os.cpu_count(), datetime.datetime.now().strftime("%Y-%m-%d %H:%M")))
+    lines.append("load average at the end: %.2f %.2f %.2f (anything else running skews the figures)"
+                 % os.getloadavg())
     lines.append("")
-    lines.append("%-7s %10s %9s %12s %9s %11s %11s %8s %7s  %s" % (
+    lines.append("%-8s %10s %9s %12s %9s %11s %11s %8s %7s  %s" % (
         "config", "TPS", "TPS/base", "CPU us/tx", "CPU/base", "produced", "exported", "dropped",
         "failed", "target (TPS>=, CPU<=)"))
     verdicts = []
@@ -350,7 +381,7 @@ def report(args, configs, results):
             verdict = "%.2f %.2f %s" % (tgt[0], tgt[1], "met" if ok else "MISSED")
             verdicts.append(ok)
         name = "absent" if cfg == "none" else "rate " + cfg
-        lines.append("%-7s %10.0f %9.3f %12.2f %9.3f %11s %11s %8s %7s  %s" % (
+        lines.append("%-8s %10.0f %9.3f %12.2f %9.3f %11s %11s %8s %7s  %s" % (
             name, m["tps"], tr, m["cpu"], cr,
             "-" if cfg == "none" else m["produced"], "-" if cfg == "none" else m["exported"],
             "-" if cfg == "none" else m["dropped"], "-" if cfg == "none" else m["failed"], verdict))
@@ -360,8 +391,10 @@ def report(args, configs, results):
     for r in results:
         lines.append("  round %d %-5s tps %9.1f  cpu %8.2f us/tx  (server %.2f s, sink %.2f s)%s" % (
             r["round"], r["config"], r["tps"], r["cpu_us_per_tx"], r["cpu_s"], r["sink_cpu_s"],
-            "" if r["config"] == "none" else "  exported %d/%d dropped %d, %d requests, %d bytes" % (
-                r["exported"], r["produced"], r["dropped"], r["requests"], r["bytes_sent"])))
+            "" if r["config"] == "none" else
+            "  exported %d/%d (%.0f spans/s) dropped %d, %d requests, %d bytes" % (
+                r["exported"], r["produced"], r["exported"] / args.duration, r["dropped"],
+                r["requests"], r["bytes_sent"])))
     text = "\n".join(lines) + "\n"
     sys.stdout.write("\n" + text)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -2,20 +2,37 @@
  *
  * encode_otlp.c
  *		Span records (record.h) to OTLP: the protobuf ExportTraceServiceRequest
- *		through protobuf-c, and the OTLP/JSON encoding on one line.
+ *		written directly in the protobuf wire format, and the OTLP/JSON
+ *		encoding on one line.
  *
- * Each call works in a private memory context that is deleted before
- * returning.  The protobuf-c message tree is carved out of that context by
- * a bump allocator, so a batch costs a handful of large allocations rather
- * than several per attribute.  bytes fields point straight into the
- * records; string fields must be NUL-terminated for protobuf-c, so strings
- * are copied once into the same arena.
+ * The protobuf request is written in two passes over the batch, with no
+ * allocation per span or per attribute.  Pass 1 computes the exact encoded
+ * size of every span (sanitized string lengths included) into one array;
+ * the sizes of the ScopeSpans, ResourceSpans and the request follow, the
+ * output is enlarged once, and pass 2 writes every byte at its place.  A
+ * length-delimited field's length is known before its contents are
+ * written: nested messages (KeyValue, AnyValue, Status) are sized on the
+ * spot from the record's lengths, which is plain arithmetic unless the
+ * attribute is an ARRAY or KVLIST.  Pass 1 also notes which spans hold a
+ * string needing UTF-8 repair; the strings of all other spans are copied in
+ * pass 2 without being looked at again.  The Resource and the
+ * InstrumentationScope are encoded once per process and reused for every
+ * request until the resource attribute list changes (after SIGHUP).
+ *
+ * Field numbers are those of opentelemetry-proto (trace.proto, common.proto,
+ * resource.proto, trace_service.proto).  As with any proto3 encoder, span
+ * fields holding their default value are left out, while a oneof member of
+ * AnyValue is always written, even when it is empty or zero.
  *
  * Strings are made valid UTF-8 on the way out, in both encodings and in the
  * same way: every byte that does not start a well-formed UTF-8 sequence, and
  * every NUL byte, becomes U+FFFD.  OTLP receivers reject a whole request for
  * one ill-formed string, and query text of a SQL_ASCII database can be
  * anything.
+ *
+ * The protobuf-c message structs (common.pb-c.h) are still built here for
+ * the other OTLP encoders that use the otel_enc_pb_* building blocks; the
+ * trace encoder does not use them.  Responses are decoded with protobuf-c.
  *
  * The JSON follows the OTLP/JSON rules (lowerCamelCase names, trace and
  * span ids in lowercase hex, enums as integers, 64-bit integers as decimal
@@ -49,11 +66,6 @@ typedef Opentelemetry__Proto__Common__V1__KeyValueList PbKeyValueList;
 typedef Opentelemetry__Proto__Common__V1__KeyValue PbKeyValue;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope PbScope;
 typedef Opentelemetry__Proto__Resource__V1__Resource PbResource;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans PbResourceSpans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans PbScopeSpans;
-typedef Opentelemetry__Proto__Trace__V1__Span PbSpan;
-typedef Opentelemetry__Proto__Trace__V1__Status PbStatus;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest PbTraceRequest;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse PbTraceResponse;
 
 /* Nesting deeper than this is emitted as an empty value. */
@@ -63,8 +75,6 @@ static const PbAnyValue anyvalue_init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VA
 static const PbArrayValue arrayvalue_init = OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
 static const PbKeyValueList kvlist_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
 static const PbKeyValue keyvalue_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-static const PbSpan span_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-static const PbStatus status_init = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -111,7 +121,12 @@ utf8_seq_len(const unsigned char *s, Size n)
 	return 0;
 }
 
-/* Length of the longest prefix of s that is clean (valid, no NUL). */
+/*
+ * Length of the longest prefix of s that is clean (valid, no NUL).  Runs of
+ * ASCII are checked eight bytes at a time: a word holds only bytes 0x01 ..
+ * 0x7F exactly when neither it nor the word minus 0x01 in every byte has a
+ * high bit set (no byte borrows unless one is 0).
+ */
 static inline Size
 utf8_clean_prefix(const char *s, Size len)
 {
@@ -122,6 +137,32 @@ utf8_clean_prefix(const char *s, Size len)
 	{
 		int			l;
 
+		while (len - i >= 8)
+		{
+			uint64		w;
+
+			memcpy(&w, u + i, 8);
+			if (((w - UINT64CONST(0x0101010101010101)) | w) &
+				UINT64CONST(0x8080808080808080))
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
+
+		/*
+		 * Fewer than eight bytes left: check the last eight of the string at
+		 * once (those before i are known to be clean already).
+		 */
+		if (len - i < 8 && len >= 8)
+		{
+			uint64		w;
+
+			memcpy(&w, u + len - 8, 8);
+			if ((((w - UINT64CONST(0x0101010101010101)) | w) &
+				 UINT64CONST(0x8080808080808080)) == 0)
+				return len;
+		}
 		if (u[i] - 1u < 0x7Fu)	/* 0x01 .. 0x7F */
 		{
 			i++;
@@ -135,17 +176,81 @@ utf8_clean_prefix(const char *s, Size len)
 	return i;
 }
 
+/* Length of s once sanitized, s known not to be clean (slow path). */
+static pg_noinline Size
+utf8_repaired_len(const char *s, Size len)
+{
+	const unsigned char *u = (const unsigned char *) s;
+	Size		out = 0;
+
+	for (Size i = 0; i < len;)
+	{
+		int			l = utf8_seq_len(u + i, len - i);
+
+		if (l == 0)
+		{
+			out += 3;
+			i++;
+		}
+		else
+		{
+			out += l;
+			i += l;
+		}
+	}
+	return out;
+}
+
+/* Length of s once sanitized; equal to len exactly when s is clean. */
+static inline Size
+utf8_sanitized_len(const char *s, Size len)
+{
+	Size		clean = utf8_clean_prefix(s, len);
+
+	if (likely(clean == len))
+		return len;
+	return clean + utf8_repaired_len(s + clean, len - clean);
+}
+
+/*
+ * Write s sanitized at o (room for utf8_sanitized_len bytes) and return the
+ * end: every bad byte becomes the 3-byte U+FFFD.
+ */
+static char *
+utf8_put_sanitized(char *o, const char *s, Size len)
+{
+	const unsigned char *u = (const unsigned char *) s;
+	Size		clean = utf8_clean_prefix(s, len);
+
+	memcpy(o, s, clean);
+	o += clean;
+	for (Size i = clean; i < len;)
+	{
+		int			l = utf8_seq_len(u + i, len - i);
+
+		if (l == 0)
+		{
+			*o++ = (char) 0xEF;
+			*o++ = (char) 0xBF;
+			*o++ = (char) 0xBD;
+			i++;
+		}
+		else
+		{
+			memcpy(o, s + i, l);
+			o += l;
+			i += l;
+		}
+	}
+	return o;
+}
+
 /* ---- per-call arena ---- */
 
 #define ARENA_BLOCK		(64 * 1024)
 #define ARENA_BIG		(ARENA_BLOCK / 4)
 
-typedef struct EncArena
-{
-	MemoryContext cxt;
-	char	   *cur;
-	char	   *end;
-} EncArena;
+typedef OtelEncArena EncArena;	/* see encode_otlp.h */
 
 static void *
 arena_alloc(EncArena *a, Size size)
@@ -172,7 +277,6 @@ arena_str(EncArena *a, const char *s, Size len)
 	Size		clean;
 	char	   *out;
 	char	   *o;
-	const unsigned char *u = (const unsigned char *) s;
 
 	if (len == 0)
 		return empty_str;
@@ -188,36 +292,8 @@ arena_str(EncArena *a, const char *s, Size len)
 
 	/* slow path: each bad byte becomes the 3-byte U+FFFD */
 	out = arena_alloc(a, len * 3 + 1);
-	memcpy(out, s, clean);
-	o = out + clean;
-	for (Size i = clean; i < len;)
-	{
-		int			l = utf8_seq_len(u + i, len - i);
-
-		if (l == 0)
-		{
-			*o++ = (char) 0xEF;
-			*o++ = (char) 0xBF;
-			*o++ = (char) 0xBD;
-			i++;
-		}
-		else
-		{
-			memcpy(o, s + i, l);
-			o += l;
-			i += l;
-		}
-	}
+	o = utf8_put_sanitized(out, s, len);
 	*o = '\0';
-	return out;
-}
-
-static uint8_t *
-arena_bytes(EncArena *a, const uint8 *p, Size len)
-{
-	uint8_t    *out = arena_alloc(a, len);
-
-	memcpy(out, p, len);
 	return out;
 }
 
@@ -245,7 +321,7 @@ all_zero(const uint8 *p, int n)
 	return true;
 }
 
-/* ---- protobuf ---- */
+/* ---- protobuf-c message trees (the otel_enc_pb_* building blocks) ---- */
 
 static PbKeyValue **pb_kvs(EncArena *a, const char *attrs, uint32 len,
 						   size_t *n_out, int depth);
@@ -353,120 +429,610 @@ pb_kvs(EncArena *a, const char *attrs, uint32 len, size_t *n_out, int depth)
 	return ptrs;
 }
 
-static void
-pb_span(EncArena *a, PbSpan *s, const OtelSpanView *v)
-{
-	*s = span_init;
-	s->trace_id.len = sizeof(v->h.trace_id);
-	s->trace_id.data = arena_bytes(a, v->h.trace_id, sizeof(v->h.trace_id));
-	s->span_id.len = sizeof(v->h.span_id);
-	s->span_id.data = arena_bytes(a, v->h.span_id, sizeof(v->h.span_id));
-	if (!all_zero(v->h.parent_span_id, sizeof(v->h.parent_span_id)))
-	{
-		s->parent_span_id.len = sizeof(v->h.parent_span_id);
-		s->parent_span_id.data = arena_bytes(a, v->h.parent_span_id,
-											 sizeof(v->h.parent_span_id));
-	}
-	s->trace_state = arena_str(a, v->tracestate, v->h.tracestate_len);
-	s->flags = v->h.flags;
-	s->name = arena_str(a, v->name, v->h.name_len);
-	s->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind) v->h.kind;
-	s->start_time_unix_nano = (uint64) v->h.start_ns;
-	s->end_time_unix_nano = (uint64) v->h.end_ns;
-	s->attributes = pb_kvs(a, v->attrs, v->h.attrs_len, &s->n_attributes, 0);
-	if (v->h.status != OTEL_STATUS_UNSET || v->h.status_msg_len > 0)
-	{
-		PbStatus   *st = arena_alloc(a, sizeof(PbStatus));
+/* ---- direct protobuf wire format ---- */
 
-		*st = status_init;
-		st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode) v->h.status;
-		st->message = arena_str(a, v->status_msg, v->h.status_msg_len);
-		s->status = st;
-	}
+/*
+ * One-byte tags of the fields written here: (field number << 3) | wire type.
+ * Field numbers from opentelemetry-proto.
+ */
+#define TAG_LEN(f)		((char) (((f) << 3) | OTEL_PB_WT_LEN))
+#define TAG_VARINT(f)	((char) (((f) << 3) | OTEL_PB_WT_VARINT))
+#define TAG_I64(f)		((char) (((f) << 3) | OTEL_PB_WT_I64))
+
+/* ExportTraceServiceRequest.resource_spans */
+#define F_REQ_RESOURCE_SPANS	1
+/* ResourceSpans */
+#define F_RS_RESOURCE			1
+#define F_RS_SCOPE_SPANS		2
+/* ScopeSpans */
+#define F_SS_SCOPE				1
+#define F_SS_SPANS				2
+/* Span */
+#define F_SPAN_TRACE_ID			1
+#define F_SPAN_SPAN_ID			2
+#define F_SPAN_TRACE_STATE		3
+#define F_SPAN_PARENT_SPAN_ID	4
+#define F_SPAN_NAME				5
+#define F_SPAN_KIND				6
+#define F_SPAN_START			7
+#define F_SPAN_END				8
+#define F_SPAN_ATTRIBUTES		9
+#define F_SPAN_STATUS			15
+#define F_SPAN_FLAGS			16	/* fixed32; the only two-byte tag */
+/* Status */
+#define F_STATUS_MESSAGE		2
+#define F_STATUS_CODE			3
+/* Resource.attributes, KeyValueList.values, ArrayValue.values */
+#define F_RESOURCE_ATTRIBUTES	1
+#define F_LIST_VALUES			1
+/* InstrumentationScope */
+#define F_SCOPE_NAME			1
+#define F_SCOPE_VERSION			2
+/* KeyValue */
+#define F_KV_KEY				1
+#define F_KV_VALUE				2
+/* AnyValue (oneof value) */
+#define F_AV_STRING				1
+#define F_AV_BOOL				2
+#define F_AV_INT				3
+#define F_AV_DOUBLE				4
+#define F_AV_ARRAY				5
+#define F_AV_KVLIST				6
+#define F_AV_BYTES				7
+
+#define vsize(v)	otel_pb_varint_size(v)
+#define put_varint	otel_pb_put_varint
+
+/*
+ * The size functions below take "dirty": NULL means the strings are known
+ * to be clean and their lengths are used as they are (pass 2 of a clean
+ * span); otherwise every string is scanned, its sanitized length used, and
+ * *dirty set when one needs repair.  The writers take the matching "clean".
+ */
+static inline Size
+pb_strlen(const char *s, Size len, bool *dirty)
+{
+	Size		n;
+
+	if (dirty == NULL)
+		return len;
+	n = utf8_sanitized_len(s, len);
+	if (n != len)
+		*dirty = true;
+	return n;
 }
+
+/* Write the n sanitized bytes of s (n from pb_strlen). */
+static inline char *
+pb_putstr(char *p, const char *s, Size len, Size n, bool clean)
+{
+	if (clean || n == len)
+	{
+		memcpy(p, s, len);
+		return p + len;
+	}
+	return utf8_put_sanitized(p, s, len);
+}
+
+static Size pb_kvlist_size(const char *attrs, uint32 len, int depth, bool *dirty);
+static Size pb_array_size(const char *attrs, uint32 len, int depth, bool *dirty);
+static char *pb_put_kvlist(char *p, char tag, const char *attrs, uint32 len,
+						   int depth, bool clean);
+static char *pb_put_array(char *p, const char *attrs, uint32 len, int depth,
+						  bool clean);
+
+/* Size of the AnyValue message body for an attribute. */
+static pg_attribute_always_inline Size
+pb_value_size(const OtelAttr *at, int depth, bool *dirty)
+{
+	Size		n;
+
+	switch (at->type)
+	{
+		case OTEL_ATTR_STRING:
+			n = pb_strlen(at->val, at->val_len, dirty);
+			return 1 + vsize(n) + n;
+		case OTEL_ATTR_INT:
+			return 1 + vsize((uint64) otel_attr_get_int(at));
+		case OTEL_ATTR_DOUBLE:
+			return 1 + 8;
+		case OTEL_ATTR_BOOL:
+			return 1 + 1;
+		case OTEL_ATTR_BYTES:
+			return 1 + vsize(at->val_len) + at->val_len;
+		case OTEL_ATTR_ARRAY:
+			if (depth >= OTEL_MAX_ATTR_DEPTH)
+				return 0;
+			n = pb_array_size(at->val, at->val_len, depth + 1, dirty);
+			return 1 + vsize(n) + n;
+		case OTEL_ATTR_KVLIST:
+			if (depth >= OTEL_MAX_ATTR_DEPTH)
+				return 0;
+			n = pb_kvlist_size(at->val, at->val_len, depth + 1, dirty);
+			return 1 + vsize(n) + n;
+	}
+	return 0;					/* the reader returns no other type */
+}
+
+/* Write the AnyValue message body whose size is pb_value_size(). */
+static pg_attribute_always_inline char *
+pb_put_value(char *p, const OtelAttr *at, int depth, bool clean)
+{
+	bool		scratch = false;
+	Size		n;
+
+	switch (at->type)
+	{
+		case OTEL_ATTR_STRING:
+			n = pb_strlen(at->val, at->val_len, clean ? NULL : &scratch);
+			*p++ = TAG_LEN(F_AV_STRING);
+			p = put_varint(p, n);
+			return pb_putstr(p, at->val, at->val_len, n, clean);
+		case OTEL_ATTR_INT:
+			*p++ = TAG_VARINT(F_AV_INT);
+			return put_varint(p, (uint64) otel_attr_get_int(at));
+		case OTEL_ATTR_DOUBLE:
+			*p++ = TAG_I64(F_AV_DOUBLE);
+			return otel_pb_put_double(p, otel_attr_get_double(at));
+		case OTEL_ATTR_BOOL:
+			*p++ = TAG_VARINT(F_AV_BOOL);
+			*p++ = otel_attr_get_bool(at) ? 1 : 0;
+			return p;
+		case OTEL_ATTR_BYTES:
+			*p++ = TAG_LEN(F_AV_BYTES);
+			p = put_varint(p, at->val_len);
+			memcpy(p, at->val, at->val_len);
+			return p + at->val_len;
+		case OTEL_ATTR_ARRAY:
+			if (depth >= OTEL_MAX_ATTR_DEPTH)
+				return p;
+			n = pb_array_size(at->val, at->val_len, depth + 1,
+							  clean ? NULL : &scratch);
+			*p++ = TAG_LEN(F_AV_ARRAY);
+			p = put_varint(p, n);
+			return pb_put_array(p, at->val, at->val_len, depth + 1, clean);
+		case OTEL_ATTR_KVLIST:
+			if (depth >= OTEL_MAX_ATTR_DEPTH)
+				return p;
+			n = pb_kvlist_size(at->val, at->val_len, depth + 1,
+							   clean ? NULL : &scratch);
+			*p++ = TAG_LEN(F_AV_KVLIST);
+			p = put_varint(p, n);
+			return pb_put_kvlist(p, TAG_LEN(F_LIST_VALUES), at->val, at->val_len,
+								 depth + 1, clean);
+	}
+	return p;
+}
+
+/* Size of the KeyValue message body for an attribute. */
+static pg_attribute_always_inline Size
+pb_kv_size(const OtelAttr *at, int depth, bool *dirty)
+{
+	Size		n = pb_value_size(at, depth, dirty);
+	Size		sz = 1 + vsize(n) + n;
+
+	if (at->key_len > 0)
+	{
+		n = pb_strlen(at->key, at->key_len, dirty);
+		sz += 1 + vsize(n) + n;
+	}
+	return sz;
+}
+
+/*
+ * Size of a repeated KeyValue field with one-byte tags: the body of a
+ * KeyValueList or a Resource, or the attributes of a span.
+ */
+static Size
+pb_kvlist_size(const char *attrs, uint32 len, int depth, bool *dirty)
+{
+	OtelAttrIter it;
+	OtelAttr	at;
+	Size		sz = 0;
+
+	otel_attr_iter_init(&it, attrs, len);
+	while (otel_attr_next(&it, &at))
+	{
+		Size		n = pb_kv_size(&at, depth, dirty);
+
+		sz += 1 + vsize(n) + n;
+	}
+	return sz;
+}
+
+static char *
+pb_put_kvlist(char *p, char tag, const char *attrs, uint32 len, int depth,
+			  bool clean)
+{
+	OtelAttrIter it;
+	OtelAttr	at;
+	bool		scratch = false;
+	bool	   *dirty = clean ? NULL : &scratch;
+
+	otel_attr_iter_init(&it, attrs, len);
+	while (otel_attr_next(&it, &at))
+	{
+		Size		vn = pb_value_size(&at, depth, dirty);
+		Size		kn = 0;
+		Size		n = 1 + vsize(vn) + vn;
+
+		if (at.key_len > 0)
+		{
+			kn = pb_strlen(at.key, at.key_len, dirty);
+			n += 1 + vsize(kn) + kn;
+		}
+		*p++ = tag;
+		p = put_varint(p, n);
+		if (at.key_len > 0)
+		{
+			*p++ = TAG_LEN(F_KV_KEY);
+			p = put_varint(p, kn);
+			p = pb_putstr(p, at.key, at.key_len, kn, clean);
+		}
+		*p++ = TAG_LEN(F_KV_VALUE);
+		p = put_varint(p, vn);
+		p = pb_put_value(p, &at, depth, clean);
+	}
+	return p;
+}
+
+/* Size of an ArrayValue body: repeated AnyValue values = 1. */
+static Size
+pb_array_size(const char *attrs, uint32 len, int depth, bool *dirty)
+{
+	OtelAttrIter it;
+	OtelAttr	at;
+	Size		sz = 0;
+
+	otel_attr_iter_init(&it, attrs, len);
+	while (otel_attr_next(&it, &at))
+	{
+		Size		n = pb_value_size(&at, depth, dirty);
+
+		sz += 1 + vsize(n) + n;
+	}
+	return sz;
+}
+
+static char *
+pb_put_array(char *p, const char *attrs, uint32 len, int depth, bool clean)
+{
+	OtelAttrIter it;
+	OtelAttr	at;
+	bool		scratch = false;
+
+	otel_attr_iter_init(&it, attrs, len);
+	while (otel_attr_next(&it, &at))
+	{
+		Size		n = pb_value_size(&at, depth, clean ? NULL : &scratch);
+
+		*p++ = TAG_LEN(F_LIST_VALUES);
+		p = put_varint(p, n);
+		p = pb_put_value(p, &at, depth, clean);
+	}
+	return p;
+}
+
+static inline bool
+id_is_zero(const uint8 *id8)
+{
+	uint64		w;
+
+	memcpy(&w, id8, 8);
+	return w == 0;
+}
+
+/* Size of the Status message body; 0 when the span has no Status. */
+static inline Size
+pb_status_size(const OtelSpanView *v, bool *dirty)
+{
+	Size		sz = 0;
+
+	if (v->h.status_msg_len > 0)
+	{
+		Size		n = pb_strlen(v->status_msg, v->h.status_msg_len, dirty);
+
+		sz += 1 + vsize(n) + n;
+	}
+	if (v->h.status != OTEL_STATUS_UNSET)
+		sz += 1 + vsize(v->h.status);
+	return sz;
+}
+
+static inline bool
+pb_has_status(const OtelSpanView *v)
+{
+	return v->h.status != OTEL_STATUS_UNSET || v->h.status_msg_len > 0;
+}
+
+/* Size of the Span message body. */
+static Size
+pb_span_size(const OtelSpanView *v, bool *dirty)
+{
+	Size		sz;
+	Size		n;
+
+	/* trace_id and span_id: tag, length, the bytes */
+	sz = (2 + sizeof(v->h.trace_id)) + (2 + sizeof(v->h.span_id));
+	if (v->h.tracestate_len > 0)
+	{
+		n = pb_strlen(v->tracestate, v->h.tracestate_len, dirty);
+		sz += 1 + vsize(n) + n;
+	}
+	StaticAssertStmt(sizeof(v->h.parent_span_id) == 8, "span id size");
+	if (!id_is_zero(v->h.parent_span_id))
+		sz += 2 + sizeof(v->h.parent_span_id);
+	if (v->h.name_len > 0)
+	{
+		n = pb_strlen(v->name, v->h.name_len, dirty);
+		sz += 1 + vsize(n) + n;
+	}
+	if (v->h.kind != 0)
+		sz += 1 + vsize(v->h.kind);
+	if (v->h.start_ns != 0)
+		sz += 1 + 8;
+	if (v->h.end_ns != 0)
+		sz += 1 + 8;
+	sz += pb_kvlist_size(v->attrs, v->h.attrs_len, 0, dirty);
+	if (pb_has_status(v))
+	{
+		n = pb_status_size(v, dirty);
+		sz += 1 + vsize(n) + n;
+	}
+	if (v->h.flags != 0)
+		sz += 2 + 4;
+	return sz;
+}
+
+/* Write the Span message body sized by pb_span_size(). */
+static char *
+pb_put_span(char *p, const OtelSpanView *v, bool clean)
+{
+	bool		scratch = false;
+	bool	   *dirty = clean ? NULL : &scratch;
+	Size		n;
+
+	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
+	*p++ = (char) sizeof(v->h.trace_id);
+	memcpy(p, v->h.trace_id, sizeof(v->h.trace_id));
+	p += sizeof(v->h.trace_id);
+	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
+	*p++ = (char) sizeof(v->h.span_id);
+	memcpy(p, v->h.span_id, sizeof(v->h.span_id));
+	p += sizeof(v->h.span_id);
+	if (v->h.tracestate_len > 0)
+	{
+		n = pb_strlen(v->tracestate, v->h.tracestate_len, dirty);
+		*p++ = TAG_LEN(F_SPAN_TRACE_STATE);
+		p = put_varint(p, n);
+		p = pb_putstr(p, v->tracestate, v->h.tracestate_len, n, clean);
+	}
+	if (!id_is_zero(v->h.parent_span_id))
+	{
+		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
+		*p++ = (char) sizeof(v->h.parent_span_id);
+		memcpy(p, v->h.parent_span_id, sizeof(v->h.parent_span_id));
+		p += sizeof(v->h.parent_span_id);
+	}
+	if (v->h.name_len > 0)
+	{
+		n = pb_strlen(v->name, v->h.name_len, dirty);
+		*p++ = TAG_LEN(F_SPAN_NAME);
+		p = put_varint(p, n);
+		p = pb_putstr(p, v->name, v->h.name_len, n, clean);
+	}
+	if (v->h.kind != 0)
+	{
+		*p++ = TAG_VARINT(F_SPAN_KIND);
+		p = put_varint(p, v->h.kind);
+	}
+	if (v->h.start_ns != 0)
+	{
+		*p++ = TAG_I64(F_SPAN_START);
+		p = otel_pb_put_fixed64(p, (uint64) v->h.start_ns);
+	}
+	if (v->h.end_ns != 0)
+	{
+		*p++ = TAG_I64(F_SPAN_END);
+		p = otel_pb_put_fixed64(p, (uint64) v->h.end_ns);
+	}
+	p = pb_put_kvlist(p, TAG_LEN(F_SPAN_ATTRIBUTES), v->attrs, v->h.attrs_len,
+					  0, clean);
+	if (pb_has_status(v))
+	{
+		*p++ = TAG_LEN(F_SPAN_STATUS);
+		p = put_varint(p, pb_status_size(v, dirty));
+		if (v->h.status_msg_len > 0)
+		{
+			n = pb_strlen(v->status_msg, v->h.status_msg_len, dirty);
+			*p++ = TAG_LEN(F_STATUS_MESSAGE);
+			p = put_varint(p, n);
+			p = pb_putstr(p, v->status_msg, v->h.status_msg_len, n, clean);
+		}
+		if (v->h.status != OTEL_STATUS_UNSET)
+		{
+			*p++ = TAG_VARINT(F_STATUS_CODE);
+			p = put_varint(p, v->h.status);
+		}
+	}
+	if (v->h.flags != 0)
+	{
+		p = otel_pb_put_tag(p, F_SPAN_FLAGS, OTEL_PB_WT_I32);
+		p = otel_pb_put_fixed32(p, v->h.flags);
+	}
+	return p;
+}
+
+/*
+ * Per-process cache of the encoded Resource and InstrumentationScope.  The
+ * Resource is keyed on a copy of the attribute list it was encoded from:
+ * resource.c rebuilds its list in a reset context, so neither the pointer
+ * nor the length alone tells that it changed.
+ */
+static char *res_src = NULL;	/* copy of the attribute list */
+static uint32 res_src_len = 0;
+static char *res_pb = NULL;		/* Resource message body */
+static Size res_pb_len = 0;
+static bool res_cached = false;
+
+static char scope_pb[2 * (2 + 8) + sizeof(OTEL_ALIYUN_SCOPE_NAME) +
+					 sizeof(OTEL_ALIYUN_VERSION)];
+static Size scope_pb_len = 0;
+
+static void
+pb_resource_refresh(void)
+{
+	const char *attrs;
+	uint32		len;
+	Size		sz;
+	char	   *src;
+	char	   *pb;
+	char	   *end;
+	bool		dirty = false;
+
+	attrs = otel_resource_attrs(&len);
+	if (res_cached && len == res_src_len &&
+		(len == 0 || memcmp(attrs, res_src, len) == 0))
+		return;
+
+	sz = pb_kvlist_size(attrs, len, 0, &dirty);
+	/* allocate both before changing anything: an ERROR keeps the old cache */
+	src = MemoryContextAlloc(TopMemoryContext, Max(len, 1));
+	pb = MemoryContextAlloc(TopMemoryContext, Max(sz, 1));
+	memcpy(src, attrs, len);
+	end = pb_put_kvlist(pb, TAG_LEN(F_RESOURCE_ATTRIBUTES), attrs, len, 0, false);
+	if ((Size) (end - pb) != sz)
+		elog(ERROR, "resource encoded to %zu bytes, expected %zu",
+			 (Size) (end - pb), sz);
+
+	if (res_src)
+		pfree(res_src);
+	if (res_pb)
+		pfree(res_pb);
+	res_src = src;
+	res_src_len = len;
+	res_pb = pb;
+	res_pb_len = sz;
+	res_cached = true;
+}
+
+static void
+pb_scope_init(void)
+{
+	char	   *p = scope_pb;
+
+	if (scope_pb_len > 0)
+		return;
+	p = otel_pb_put_str_field(p, F_SCOPE_NAME, OTEL_ALIYUN_SCOPE_NAME,
+							  strlen(OTEL_ALIYUN_SCOPE_NAME));
+	p = otel_pb_put_str_field(p, F_SCOPE_VERSION, OTEL_ALIYUN_VERSION,
+							  strlen(OTEL_ALIYUN_VERSION));
+	Assert(p - scope_pb <= (ptrdiff_t) sizeof(scope_pb));
+	scope_pb_len = p - scope_pb;
+}
+
+/* Per-record result of pass 1. */
+typedef struct SpanSize
+{
+	Size		size;			/* Span message body */
+	uint8		state;			/* SPAN_BAD, SPAN_CLEAN or SPAN_DIRTY */
+} SpanSize;
+
+#define SPAN_BAD	0
+#define SPAN_CLEAN	1
+#define SPAN_DIRTY	2
 
 void
 otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 					  int *nbad)
 {
-	MemoryContext cxt;
-	MemoryContext old;
-	EncArena	a;
-	PbTraceRequest req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	PbResourceSpans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-	PbResourceSpans *rs_ptr = &rs;
-	PbResource	res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-	PbScopeSpans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-	PbScopeSpans *ss_ptr = &ss;
-	PbScope		scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-	PbSpan	   *spans;
-	PbSpan	  **span_ptrs;
-	const char *rattrs;
-	uint32		rlen;
+	SpanSize   *sizes;
 	int			nspans = 0;
 	int			bad = 0;
-	size_t		size;
+	const char *res;
+	Size		res_len;
+	const char *scope;
+	Size		scope_len;
+	Size		ss_len;
+	Size		rs_len;
+	Size		total;
+	char	   *p;
+	char	   *start;
 
 	if (nbad)
 		*nbad = 0;
 	if (n <= 0)
 		return;
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "otel_aliyun encode",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	a.cxt = cxt;
-	a.cur = a.end = NULL;
+	/* pass 1: validate and size every span */
+	sizes = palloc(sizeof(SpanSize) * n);
+	ss_len = 0;
+	for (int i = 0; i < n; i++)
+	{
+		OtelSpanView v;
+		bool		dirty = false;
 
-	spans = arena_alloc(&a, sizeof(PbSpan) * n);
-	span_ptrs = arena_alloc(&a, sizeof(PbSpan *) * n);
+		if (!otel_span_view(refs[i].data, refs[i].len, &v))
+		{
+			sizes[i].state = SPAN_BAD;
+			bad++;
+			continue;
+		}
+		sizes[i].size = pb_span_size(&v, &dirty);
+		sizes[i].state = dirty ? SPAN_DIRTY : SPAN_CLEAN;
+		ss_len += 1 + vsize(sizes[i].size) + sizes[i].size;
+		nspans++;
+	}
+	if (nbad)
+		*nbad = bad;
+	if (nspans == 0)
+	{
+		/* nothing valid: leave out as it was */
+		pfree(sizes);
+		return;
+	}
+
+	/* the envelope */
+	res = otel_pb_resource(&res_len);
+	scope = otel_pb_scope(&scope_len);
+	ss_len += 1 + vsize(scope_len) + scope_len;
+	rs_len = (1 + vsize(res_len) + res_len) + (1 + vsize(ss_len) + ss_len);
+	total = 1 + vsize(rs_len) + rs_len;
+
+	start = p = otel_pb_reserve(out, total, "OTLP trace request",
+								"Lower otel_aliyun.max_export_batch_size.");
+	*p++ = TAG_LEN(F_REQ_RESOURCE_SPANS);
+	p = put_varint(p, rs_len);
+	*p++ = TAG_LEN(F_RS_RESOURCE);
+	p = put_varint(p, res_len);
+	memcpy(p, res, res_len);
+	p += res_len;
+	*p++ = TAG_LEN(F_RS_SCOPE_SPANS);
+	p = put_varint(p, ss_len);
+	*p++ = TAG_LEN(F_SS_SCOPE);
+	p = put_varint(p, scope_len);
+	memcpy(p, scope, scope_len);
+	p += scope_len;
+
+	/* pass 2: write the spans */
 	for (int i = 0; i < n; i++)
 	{
 		OtelSpanView v;
 
-		if (!otel_span_view(refs[i].data, refs[i].len, &v))
-		{
-			bad++;
+		if (sizes[i].state == SPAN_BAD)
 			continue;
-		}
-		pb_span(&a, &spans[nspans], &v);
-		span_ptrs[nspans] = &spans[nspans];
-		nspans++;
+		if (!otel_span_view(refs[i].data, refs[i].len, &v))
+			elog(ERROR, "span record changed while being encoded");
+		*p++ = TAG_LEN(F_SS_SPANS);
+		p = put_varint(p, sizes[i].size);
+		p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN);
 	}
 
-	if (nspans > 0)
-	{
-		rattrs = otel_resource_attrs(&rlen);
-		res.attributes = pb_kvs(&a, rattrs, rlen, &res.n_attributes, 0);
-		scope.name = scope_name;
-		scope.version = scope_version;
-		ss.scope = &scope;
-		ss.n_spans = nspans;
-		ss.spans = span_ptrs;
-		rs.resource = &res;
-		rs.n_scope_spans = 1;
-		rs.scope_spans = &ss_ptr;
-		req.n_resource_spans = 1;
-		req.resource_spans = &rs_ptr;
-
-		size = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
-		if (size >= (size_t) (MaxAllocSize - out->len - 1))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("OTLP trace request of %zu bytes is too large", size),
-					 errhint("Lower otel_aliyun.max_export_batch_size.")));
-		enlargeStringInfo(out, (int) size);
-		opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req,
-																					 (uint8_t *) out->data + out->len);
-		out->len += (int) size;
-		out->data[out->len] = '\0';
-	}
-
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
-
-	if (nbad)
-		*nbad = bad;
+	if ((Size) (p - start) != total)
+		elog(ERROR, "OTLP trace request encoded to %zu bytes, expected %zu",
+			 (Size) (p - start), total);
+	otel_pb_commit(out, p);
+	pfree(sizes);
 }
 
 /* ---- JSON ---- */
@@ -822,26 +1388,17 @@ otel_encode_traces_json(const OtelRecordRef *refs, int n, StringInfo out,
 	int			start = out->len;
 	int			nspans = 0;
 	int			bad = 0;
-	const char *rattrs;
-	uint32		rlen;
 
 	if (nbad)
 		*nbad = 0;
 	if (n <= 0)
 		return;
 
-	rattrs = otel_resource_attrs(&rlen);
-	APPEND_LIT(out, "{\"resourceSpans\":[{\"resource\":{");
-	if (attr_count(rattrs, rlen) > 0)
-	{
-		APPEND_LIT(out, "\"attributes\":");
-		json_kvs(out, rattrs, rlen, 0);
-	}
-	APPEND_LIT(out, "},\"scopeSpans\":[{\"scope\":{\"name\":");
-	json_str(out, OTEL_ALIYUN_SCOPE_NAME, strlen(OTEL_ALIYUN_SCOPE_NAME));
-	APPEND_LIT(out, ",\"version\":");
-	json_str(out, OTEL_ALIYUN_VERSION, strlen(OTEL_ALIYUN_VERSION));
-	APPEND_LIT(out, "},\"spans\":[");
+	APPEND_LIT(out, "{\"resourceSpans\":[{\"resource\":");
+	otel_enc_json_resource(out);
+	APPEND_LIT(out, ",\"scopeSpans\":[{\"scope\":");
+	otel_enc_json_scope(out);
+	APPEND_LIT(out, ",\"spans\":[");
 
 	for (int i = 0; i < n; i++)
 	{
@@ -902,4 +1459,251 @@ otel_decode_traces_response(const char *body, Size len,
 	}
 	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(resp, NULL);
 	return true;
+}
+
+
+/* ---- shared with the other OTLP encoders (encode_otlp.h) ---- */
+
+void
+otel_enc_arena_init(OtelEncArena *a, MemoryContext cxt)
+{
+	a->cxt = cxt;
+	a->cur = a->end = NULL;
+}
+
+void *
+otel_enc_alloc(OtelEncArena *a, Size size)
+{
+	return arena_alloc(a, size);
+}
+
+char *
+otel_enc_str(OtelEncArena *a, const char *s, Size len)
+{
+	return arena_str(a, s, len);
+}
+
+Size
+otel_enc_utf8_clean_prefix(const char *s, Size len)
+{
+	return utf8_clean_prefix(s, len);
+}
+
+int
+otel_enc_attr_count(const char *attrs, uint32 len)
+{
+	return attr_count(attrs, len);
+}
+
+bool
+otel_enc_all_zero(const uint8 *p, int n)
+{
+	return all_zero(p, n);
+}
+
+PbKeyValue **
+otel_enc_pb_kvs(OtelEncArena *a, const char *attrs, uint32 len, size_t *n_out)
+{
+	return pb_kvs(a, attrs, len, n_out, 0);
+}
+
+void
+otel_enc_pb_resource_scope(OtelEncArena *a, PbResource *res, PbScope *scope)
+{
+	const char *rattrs;
+	uint32		rlen;
+
+	rattrs = otel_resource_attrs(&rlen);
+	res->attributes = pb_kvs(a, rattrs, rlen, &res->n_attributes, 0);
+	scope->name = scope_name;
+	scope->version = scope_version;
+}
+
+void
+otel_enc_pb_pack(const ProtobufCMessage *msg, StringInfo out,
+				 const char *what, const char *hint)
+{
+	size_t		size = protobuf_c_message_get_packed_size(msg);
+
+	if (size >= (size_t) (MaxAllocSize - out->len - 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s of %zu bytes is too large", what, size),
+				 errhint("%s", hint)));
+	enlargeStringInfo(out, (int) size);
+	protobuf_c_message_pack(msg, (uint8_t *) out->data + out->len);
+	out->len += (int) size;
+	out->data[out->len] = '\0';
+}
+
+void
+otel_enc_json_str(StringInfo out, const char *s, Size len)
+{
+	json_str(out, s, len);
+}
+
+void
+otel_enc_json_hex(StringInfo out, const uint8 *p, int n)
+{
+	json_hex(out, p, n);
+}
+
+void
+otel_enc_json_int64(StringInfo out, int64 v)
+{
+	json_int64(out, v);
+}
+
+void
+otel_enc_json_uint64(StringInfo out, uint64 v)
+{
+	json_uint64(out, v);
+}
+
+void
+otel_enc_json_uint32(StringInfo out, uint32 v)
+{
+	json_uint32(out, v);
+}
+
+void
+otel_enc_json_double(StringInfo out, double d)
+{
+	json_double(out, d);
+}
+
+void
+otel_enc_json_base64(StringInfo out, const char *p, uint32 len)
+{
+	json_base64(out, p, len);
+}
+
+void
+otel_enc_json_kvs(StringInfo out, const char *attrs, uint32 len)
+{
+	json_kvs(out, attrs, len, 0);
+}
+
+void
+otel_enc_json_resource(StringInfo out)
+{
+	const char *rattrs;
+	uint32		rlen;
+
+	rattrs = otel_resource_attrs(&rlen);
+	appendStringInfoCharMacro(out, '{');
+	if (attr_count(rattrs, rlen) > 0)
+	{
+		APPEND_LIT(out, "\"attributes\":");
+		json_kvs(out, rattrs, rlen, 0);
+	}
+	appendStringInfoCharMacro(out, '}');
+}
+
+void
+otel_enc_json_scope(StringInfo out)
+{
+	APPEND_LIT(out, "{\"name\":");
+	json_str(out, OTEL_ALIYUN_SCOPE_NAME, strlen(OTEL_ALIYUN_SCOPE_NAME));
+	APPEND_LIT(out, ",\"version\":");
+	json_str(out, OTEL_ALIYUN_VERSION, strlen(OTEL_ALIYUN_VERSION));
+	appendStringInfoCharMacro(out, '}');
+}
+
+Size
+otel_pb_str_size(const char *s, Size len)
+{
+	return utf8_sanitized_len(s, len);
+}
+
+char *
+otel_pb_put_str(char *p, const char *s, Size len)
+{
+	return utf8_put_sanitized(p, s, len);
+}
+
+Size
+otel_pb_str_field_size(int field_no, const char *s, Size len)
+{
+	return otel_pb_len_field_size(field_no, utf8_sanitized_len(s, len));
+}
+
+char *
+otel_pb_put_str_field(char *p, int field_no, const char *s, Size len)
+{
+	Size		n = utf8_sanitized_len(s, len);
+
+	p = otel_pb_put_tag(p, field_no, OTEL_PB_WT_LEN);
+	p = put_varint(p, n);
+	return pb_putstr(p, s, len, n, false);
+}
+
+Size
+otel_pb_attrs_size(const char *attrs, uint32 len)
+{
+	bool		dirty = false;
+
+	return pb_kvlist_size(attrs, len, 0, &dirty);
+}
+
+char *
+otel_pb_put_attrs(char *p, int field_no, const char *attrs, uint32 len)
+{
+	Assert(field_no >= 1 && field_no <= 15);
+	return pb_put_kvlist(p, TAG_LEN(field_no), attrs, len, 0, false);
+}
+
+void
+otel_pb_write_attrs(StringInfo out, int field_no, const char *attrs,
+					uint32 len)
+{
+	Size		sz = otel_pb_attrs_size(attrs, len);
+	char	   *start;
+	char	   *end;
+
+	if (field_no < 1 || field_no > 15)
+		elog(ERROR, "attributes field number %d out of range", field_no);
+	start = otel_pb_reserve(out, sz, "OTLP attribute list",
+							"Use shorter attribute values.");
+	end = otel_pb_put_attrs(start, field_no, attrs, len);
+	if ((Size) (end - start) != sz)
+		elog(ERROR, "attribute list encoded to %zu bytes, expected %zu",
+			 (Size) (end - start), sz);
+	otel_pb_commit(out, end);
+}
+
+char *
+otel_pb_reserve(StringInfo out, Size n, const char *what, const char *hint)
+{
+	if (n >= (Size) (MaxAllocSize - out->len - 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s of %zu bytes is too large", what, n),
+				 errhint("%s", hint)));
+	enlargeStringInfo(out, (int) n);
+	return out->data + out->len;
+}
+
+void
+otel_pb_commit(StringInfo out, char *end)
+{
+	Assert(end >= out->data + out->len && end < out->data + out->maxlen);
+	out->len = (int) (end - out->data);
+	out->data[out->len] = '\0';
+}
+
+const char *
+otel_pb_resource(Size *len)
+{
+	pb_resource_refresh();
+	*len = res_pb_len;
+	return res_pb;
+}
+
+const char *
+otel_pb_scope(Size *len)
+{
+	pb_scope_init();
+	*len = scope_pb_len;
+	return scope_pb;
 }

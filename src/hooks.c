@@ -78,6 +78,7 @@ typedef struct OtelStmt
 	bool		has_plan;		/* a planning child was emitted */
 	bool		has_exec;		/* an execution child is running */
 	bool		failed;			/* an error passed through its hooks */
+	uint64		rows;			/* es_processed summed over ExecutorRun calls */
 	int			level;			/* nesting level it was opened at */
 	QueryDesc  *qd;				/* NULL until ExecutorStart adopts it */
 	uint64		query_id;
@@ -144,9 +145,9 @@ static char *ns_schema = NULL;
 static Oid	user_cached = InvalidOid;
 static char *user_name = NULL;
 
-/* otel_aliyun.traceparent parse cache, keyed by the GUC's string pointer */
-static const char *guc_ctx_src = NULL;
-static const char *guc_ts_src = NULL;
+/* otel_aliyun.traceparent parse cache, keyed by the settings' text */
+static char guc_ctx_src[OTEL_TRACEPARENT_LEN + 2];
+static char guc_ts_src[OTEL_TRACESTATE_MAX + 2];
 static OtelCtxResult guc_ctx_result = OTEL_CTX_NONE;
 static OtelTraceContext guc_ctx;
 
@@ -360,10 +361,12 @@ context_from_guc(OtelTraceContext *ctx)
 {
 	if (otel_traceparent == NULL || otel_traceparent[0] == '\0')
 		return false;
-	if (guc_ctx_src != otel_traceparent || guc_ts_src != otel_tracestate)
+	if (strncmp(guc_ctx_src, otel_traceparent, sizeof(guc_ctx_src)) != 0 ||
+		strncmp(guc_ts_src, otel_tracestate ? otel_tracestate : "", sizeof(guc_ts_src)) != 0)
 	{
-		guc_ctx_src = otel_traceparent;
-		guc_ts_src = otel_tracestate;
+		/* a value too long to keep is invalid anyway and is parsed each time */
+		strlcpy(guc_ctx_src, otel_traceparent, sizeof(guc_ctx_src));
+		strlcpy(guc_ts_src, otel_tracestate ? otel_tracestate : "", sizeof(guc_ts_src));
 		memset(&guc_ctx, 0, sizeof(guc_ctx));
 		guc_ctx_result = otel_traceparent_parse(otel_traceparent, strlen(otel_traceparent),
 												&guc_ctx) ? OTEL_CTX_VALID : OTEL_CTX_INVALID;
@@ -943,22 +946,28 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		OtelStmt   *old = stmt_pending(level);
 
-		if (old)
-			stmt_close(old, -1, false, NULL, NULL, NULL, NULL);
-		st = stmt_open(level, query_string);
-		if (st)
+		/* planned again before execution (PL/pgSQL does): same statement */
+		if (old && old->query_id == parse->queryId && parse->queryId != 0)
+			st = old;
+		else
+		{
+			if (old)
+				stmt_close(old, -1, false, NULL, NULL, NULL, NULL);
+			st = stmt_open(level, query_string);
+		}
+		if (st && st != old)
 		{
 			st->query_id = parse->queryId;
 			st->operation = cmd_operation(parse->commandType);
-			if (st->sampled)
-			{
-				if (!otel_capture_raw_query_text)
-					st->qi = stmt_query_info(st->query_id, query_string,
-											 parse->stmt_location, parse->stmt_len);
-				bu_start = pgBufferUsage;
-				wu_start = pgWalUsage;
-				start = otel_now_ns();
-			}
+			if (st->sampled && !otel_capture_raw_query_text)
+				st->qi = stmt_query_info(st->query_id, query_string,
+										 parse->stmt_location, parse->stmt_len);
+		}
+		if (st && st->sampled)
+		{
+			bu_start = pgBufferUsage;
+			wu_start = pgWalUsage;
+			start = otel_now_ns();
 		}
 	}
 
@@ -1130,7 +1139,12 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 	PG_END_TRY();
 	nesting_level--;
 	if (st)
+	{
 		running[level] = saved;
+		/* PostgreSQL 15 resets es_processed in every ExecutorRun */
+		if (qd->estate)
+			st->rows += qd->estate->es_processed;
+	}
 }
 
 static void
@@ -1179,7 +1193,7 @@ otel_ExecutorEnd(QueryDesc *qd)
 		close_deeper(st->level);
 		if (st->sampled)
 		{
-			int64		rows = qd->estate ? (int64) qd->estate->es_processed : -1;
+			int64		rows = (int64) st->rows;
 			bool		returned = qd->operation == CMD_SELECT ||
 				(qd->plannedstmt && qd->plannedstmt->hasReturning);
 			Instrumentation *in = qd->totaltime;

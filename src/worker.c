@@ -69,7 +69,7 @@ static OtelWorkerShared *otel_worker = NULL;
 static volatile sig_atomic_t shutdown_requested = false;
 static MemoryContext batch_cxt = NULL;
 static TimestampTz last_export[OTEL_NUM_SIGNALS];
-static TimestampTz last_logged[OTEL_NUM_SIGNALS];
+static TimestampTz last_logged[OTEL_NUM_SIGNALS][3];	/* per outcome */
 static OtelRecordRef *refs = NULL;
 static int	refs_size = 0;
 
@@ -203,16 +203,16 @@ reload_if_needed(void)
 	}
 }
 
-/* Log an export problem at most once a minute per signal. */
+/* Log an export problem at most once a minute per signal and outcome. */
 static void
 log_export_problem(OtelSignal sig, const char *what, const OtelSendResult *r)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz *last = &last_logged[sig][r->outcome];
 
-	if (last_logged[sig] != 0 &&
-		!TimestampDifferenceExceeds(last_logged[sig], now, ERROR_LOG_INTERVAL_MS))
+	if (*last != 0 && !TimestampDifferenceExceeds(*last, now, ERROR_LOG_INTERVAL_MS))
 		return;
-	last_logged[sig] = now;
+	*last = now;
 	ereport(LOG,
 			(errmsg("otel_aliyun: %s export %s: %s",
 					otel_signal_names[sig], what, r->error)));
@@ -451,5 +451,11 @@ otel_worker_main(Datum arg)
 					  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												  Min(otel_export_timeout_ms, SHUTDOWN_BUDGET_MS)));
 	answer_flush();
-	proc_exit(0);
+
+	/*
+	 * Exit code 1: a worker that exits 0 is unregistered by the postmaster,
+	 * and one stopped on its own (kill -TERM) must come back.  At server
+	 * shutdown the postmaster does not restart anything.
+	 */
+	proc_exit(1);
 }

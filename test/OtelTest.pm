@@ -47,7 +47,7 @@ our @EXPORT = qw(
   wait_for json_decode json_encode
   find_spans find_span children_of server_spans span_by_id
   span_tree dump_spans attr is_hex_id
-  tcp_connstr otel_worker_pid postmaster_pid
+  tcp_connstr otel_worker_pid postmaster_pid otel_tables
 );
 
 our $TESTDIR = dirname(abs_path(__FILE__));
@@ -109,6 +109,26 @@ sub otel_node
 	$node->safe_psql('postgres', 'CREATE EXTENSION otel_aliyun')
 	  unless defined $p{extension} && !$p{extension};
 	return $node;
+}
+
+=pod
+
+=head2 otel_tables(node, rows, names...)
+
+Create a table (x int) with rows 1..rows for each name.  Tests query a
+table of their own per case: statements differing only in constants or
+column aliases share a query id, and with it their normalised text (the
+first one seen, as in pg_stat_statements), so they cannot be told apart.
+
+=cut
+
+sub otel_tables
+{
+	my ($node, $rows, @names) = @_;
+	$node->safe_psql('postgres',
+		join('',
+			map { "CREATE TABLE $_ (x int); INSERT INTO $_ SELECT generate_series(1, $rows);\n" }
+			  @names));
 }
 
 =pod
@@ -262,7 +282,7 @@ sub otel_worker_pid
 		local $/;
 		my $cmd = <$cl> // '';
 		close $cl;
-		push @found, $p if $cmd =~ /otel_aliyun/;
+		push @found, $p if $cmd =~ /otel_aliyun exporter/;
 	}
 	closedir $dh;
 	die "more than one otel_aliyun worker: @found" if @found > 1;
@@ -336,14 +356,23 @@ sub find_spans
 	return @r;
 }
 
+sub _crit_str
+{
+	my ($c) = @_;
+	return join(', ',
+		map {
+			my $v = $c->{$_};
+			"$_ => " . (ref $v eq 'HASH' ? '{ ' . _crit_str($v) . ' }' : "$v")
+		} sort keys %$c);
+}
+
 # exactly one match, or undef (with a diagnostic)
 sub find_span
 {
 	my ($spans, %c) = @_;
 	my @r = find_spans($spans, %c);
 	return $r[0] if @r == 1;
-	diag('expected one span matching ' . json_encode(\%c)
-		  . ', found ' . scalar(@r));
+	diag('expected one span matching ' . _crit_str(\%c) . ', found ' . scalar(@r));
 	return undef;
 }
 

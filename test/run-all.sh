@@ -122,7 +122,7 @@ if [ "${SKIP_TAP:-0}" != 1 ]; then
 			if grep -q -E '^(not ok|Bail out)|Dubious' "$rl" ||
 				grep -q -E "^test/t/$t\.pl .*(Failed|Dubious|aborted|Bail)" "$WORK/tap.log" ||
 				grep -q -E "^test/t/$t\.pl +\(Wstat" "$WORK/tap.log"; then
-				for f in "$rl" "$B"/tmp_check/log/"${t}"_*.log "$B"/tmp_check/log/"${t}"_*receiver*; do
+				for f in "$rl" "$B"/tmp_check/log/"${t}"_*.log; do
 					[ -f "$f" ] || continue
 					echo "----- $f (last 400 lines)"
 					tail -n 400 "$f"

@@ -409,6 +409,10 @@ class Handler(BaseHTTPRequestHandler):
 
         entry["status_returned"] = status
         idx = st.add_request(entry)
+        if entry["decode_error"] and st.out_dir:
+            # keep what could not be decoded, for whoever debugs the encoder
+            with open(os.path.join(st.out_dir, "undecodable-%d.bin" % idx), "wb") as f:
+                f.write(raw)
 
         if 200 <= status < 300:
             req_name, resp_name, list_name = SIGNALS[kind]

@@ -15,6 +15,8 @@ use OtelTest;
 
 my $rx = OtelTest::Receiver->new;
 my $node = otel_node('sampling', otel => { traces_endpoint => $rx->url, sample_rate => 1 });
+otel_tables($node, 1, map { "s3_$_" } qw(ratio zero one sampled_parent unsampled_parent
+	  unsampled_parent_guc track_none track_none_parent disabled enabled_again));
 
 # ---- ratio 0.25 over 2000 statements ------------------------------------------
 
@@ -22,12 +24,12 @@ my $N = 2000;
 my $rate = 0.25;
 my $before = otel_stats($node);
 my $script = "SET otel_aliyun.sample_rate = $rate;\n"
-  . join('', map { "SELECT $_ AS s3_ratio;\n" } 1 .. $N);
+  . join('', map { "SELECT x + $_ FROM s3_ratio;\n" } 1 .. $N);
 $node->safe_psql('postgres', $script);
 ok(otel_flush($node, 30000), 'flush');
 my $after = otel_stats($node);
 
-my @sampled = server_spans($rx->spans, text => 'SELECT $1 AS s3_ratio');
+my @sampled = server_spans($rx->spans, text => 'SELECT x + $1 FROM s3_ratio');
 my $n = scalar @sampled;
 my $sd = sqrt($N * $rate * (1 - $rate));
 my ($lo, $hi) = (int($N * $rate - 5 * $sd), int($N * $rate + 5 * $sd + 1));
@@ -49,13 +51,13 @@ is(scalar @wrong, 0, 'every sampled trace id is below the rate threshold');
 
 $rx->reset;
 $node->safe_psql('postgres',
-	"SET otel_aliyun.sample_rate = 0;\n" . join('', map { "SELECT $_ AS s3_zero;\n" } 1 .. 200));
+	"SET otel_aliyun.sample_rate = 0;\n" . join('', map { "SELECT x + $_ FROM s3_zero;\n" } 1 .. 200));
 $node->safe_psql('postgres',
-	"SET otel_aliyun.sample_rate = 1;\n" . join('', map { "SELECT $_ AS s3_one;\n" } 1 .. 200));
+	"SET otel_aliyun.sample_rate = 1;\n" . join('', map { "SELECT x + $_ FROM s3_one;\n" } 1 .. 200));
 ok(otel_flush($node), 'flush');
 my $spans = $rx->spans;
-is(scalar(server_spans($spans, text => 'SELECT $1 AS s3_zero')), 0, 'rate 0: nothing recorded');
-is(scalar(server_spans($spans, text => 'SELECT $1 AS s3_one')), 200, 'rate 1: everything recorded');
+is(scalar(server_spans($spans, text => 'SELECT x + $1 FROM s3_zero')), 0, 'rate 0: nothing recorded');
+is(scalar(server_spans($spans, text => 'SELECT x + $1 FROM s3_one')), 200, 'rate 1: everything recorded');
 
 # ---- parent-based ---------------------------------------------------------------
 
@@ -66,12 +68,12 @@ $rx->reset;
 $node->safe_psql(
 	'postgres', qq{
 SET otel_aliyun.sample_rate = 0;
-/*traceparent='00-$TS-$PP-01'*/ SELECT 1 AS s3_sampled_parent;
+/*traceparent='00-$TS-$PP-01'*/ SELECT x FROM s3_sampled_parent;
 SET otel_aliyun.sample_rate = 1;
-/*traceparent='00-$TU-$PP-00'*/ SELECT 2 AS s3_unsampled_parent;
+/*traceparent='00-$TU-$PP-00'*/ SELECT x FROM s3_unsampled_parent;
 BEGIN;
 SET LOCAL otel_aliyun.traceparent = '00-$TU-$PP-00';
-SELECT 3 AS s3_unsampled_parent_guc;
+SELECT x FROM s3_unsampled_parent_guc;
 COMMIT;
 });
 ok(otel_flush($node), 'flush');
@@ -89,19 +91,19 @@ $rx->reset;
 $node->safe_psql(
 	'postgres', qq{
 SET otel_aliyun.track = none;
-SELECT 1 AS s3_track_none;
-/*traceparent='00-$TS-$PP-01'*/ SELECT 2 AS s3_track_none_parent;
+SELECT x FROM s3_track_none;
+/*traceparent='00-$TS-$PP-01'*/ SELECT x FROM s3_track_none_parent;
 RESET otel_aliyun.track;
 SET otel_aliyun.enabled = off;
-SELECT 3 AS s3_disabled;
+SELECT x FROM s3_disabled;
 RESET otel_aliyun.enabled;
-SELECT 4 AS s3_enabled_again;
+SELECT x FROM s3_enabled_again;
 });
 ok(otel_flush($node), 'flush');
 $spans = $rx->spans;
 is(scalar(find_spans($spans, text => qr/s3_track_none/)), 0, 'track = none: nothing');
 is(scalar(find_spans($spans, text => qr/s3_disabled/)), 0, 'enabled = off: nothing');
-is(scalar(server_spans($spans, text => 'SELECT $1 AS s3_enabled_again')), 1, 'back on: recorded');
+is(scalar(server_spans($spans, text => 'SELECT x FROM s3_enabled_again')), 1, 'back on: recorded');
 
 # non-superusers cannot switch tracing off for themselves
 $node->safe_psql('postgres', 'CREATE ROLE s3_plain LOGIN');
