@@ -14,7 +14,7 @@ SRC_OBJS := $(SRC_C:.c=.o)
 OBJS = $(SRC_OBJS) $(PROTO_C:.c=.o)
 
 PG_CPPFLAGS = -Isrc -Igen
-SHLIB_LINK = -lprotobuf-c -lcurl -lz -llz4 -lsnappy -lcrypto
+SHLIB_LINK = -lprotobuf-c -lcurl -ldeflate -lz -llz4 -lsnappy -lcrypto
 
 # pg_regress needs the library preloaded: it runs its own temporary instance.
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/otel_aliyun--%,$(sort $(wildcard sql/*.sql))))
@@ -33,8 +33,8 @@ gen/%.pb-c.c gen/%.pb-c.h: proto/%.proto
 	@mkdir -p gen
 	protoc-c --proto_path=proto --c_out=gen $<
 
-# every source may include generated headers
-$(SRC_OBJS): | $(PROTO_H)
+# every source may include generated headers and any of ours
+$(SRC_OBJS): $(wildcard src/*.h) | $(PROTO_H)
 $(PROTO_C:.c=.o): | $(PROTO_H)
 $(PROTO_C:.c=.o): CFLAGS += -Wno-missing-prototypes
 

@@ -107,3 +107,157 @@ CREATE FUNCTION otel_aliyun.query_operation(query text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'otel_aliyun_query_operation'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Structured log records from SQL (sql_log.c).  They go into the shared
+-- log buffer and are exported by the worker (otel_aliyun.logs_exporter);
+-- the call never waits for the network.  Returns false when the record was
+-- not queued: buffer full (dropped and counted), otel_aliyun.enabled off,
+-- or logs_exporter = none.  Not STRICT, so that NULLs get a clear error.
+CREATE FUNCTION otel_aliyun.log(severity text, body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION otel_aliyun.log_trace(body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log_trace'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION otel_aliyun.log_debug(body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log_debug'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION otel_aliyun.log_info(body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION otel_aliyun.log_warn(body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log_warn'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION otel_aliyun.log_error(body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log_error'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION otel_aliyun.log_fatal(body text, attributes jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'otel_aliyun_log_fatal'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- Only members of otel_aliyun_writer (and superusers) may write log
+-- records.  The role is cluster-wide: created by the first database that
+-- installs the extension, kept by DROP EXTENSION.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'otel_aliyun_writer') THEN
+		CREATE ROLE otel_aliyun_writer NOLOGIN;
+	END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA @extschema@ TO otel_aliyun_writer;
+REVOKE ALL ON FUNCTION otel_aliyun.log(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.log_trace(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.log_debug(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.log_info(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.log_warn(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.log_error(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.log_fatal(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log(text, text, jsonb) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log_trace(text, jsonb) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log_debug(text, jsonb) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log_info(text, jsonb) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log_warn(text, jsonb) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log_error(text, jsonb) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.log_fatal(text, jsonb) TO otel_aliyun_writer;
+
+-- Metrics from SQL (sql_metrics.c), aggregated in shared memory, one series
+-- per (name, labels), and pushed by the worker every
+-- otel_aliyun.metrics_export_interval_ms (otel_aliyun.metrics_exporter).
+-- Nothing here waits for the network.  description and unit, when given,
+-- are kept with the metric.  Not STRICT, so that NULLs get a clear error.
+CREATE FUNCTION otel_aliyun.counter_add(name text, value double precision,
+	labels jsonb DEFAULT '{}', description text DEFAULT NULL, unit text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'otel_aliyun_counter_add'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION otel_aliyun.updown_add(name text, value double precision,
+	labels jsonb DEFAULT '{}', description text DEFAULT NULL, unit text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'otel_aliyun_updown_add'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION otel_aliyun.gauge_set(name text, value double precision,
+	labels jsonb DEFAULT '{}', description text DEFAULT NULL, unit text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'otel_aliyun_gauge_set'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION otel_aliyun.histogram_record(name text, value double precision,
+	labels jsonb DEFAULT '{}', description text DEFAULT NULL, unit text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'otel_aliyun_histogram_record'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- type: counter, updown_counter, gauge or histogram.  buckets: histogram
+-- upper bounds (default the OpenTelemetry duration buckets in seconds
+-- 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10), set before the first value.
+CREATE FUNCTION otel_aliyun.define_metric(name text, type text,
+	description text DEFAULT NULL, unit text DEFAULT NULL,
+	buckets double precision[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'otel_aliyun_define_metric'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- Every series with its current value; histograms with count, sum and
+-- cumulative bucket counts (the last one is +Inf).
+CREATE FUNCTION otel_aliyun.metrics(
+	OUT name text,
+	OUT type text,
+	OUT labels jsonb,
+	OUT value double precision,
+	OUT count bigint,
+	OUT sum double precision,
+	OUT bucket_bounds double precision[],
+	OUT bucket_counts bigint[],
+	OUT description text,
+	OUT unit text,
+	OUT start_time timestamptz,
+	OUT builtin boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'otel_aliyun_metrics'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW otel_aliyun.metrics AS
+	SELECT * FROM otel_aliyun.metrics() ORDER BY name, labels::text;
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'otel_aliyun_writer') THEN
+		CREATE ROLE otel_aliyun_writer NOLOGIN;
+	END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA @extschema@ TO otel_aliyun_writer;
+REVOKE ALL ON FUNCTION otel_aliyun.counter_add(text, double precision, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.updown_add(text, double precision, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.gauge_set(text, double precision, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.histogram_record(text, double precision, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.define_metric(text, text, text, text, double precision[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION otel_aliyun.metrics() FROM PUBLIC;
+REVOKE ALL ON otel_aliyun.metrics FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION otel_aliyun.counter_add(text, double precision, jsonb, text, text) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.updown_add(text, double precision, jsonb, text, text) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.gauge_set(text, double precision, jsonb, text, text) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.histogram_record(text, double precision, jsonb, text, text) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.define_metric(text, text, text, text, double precision[]) TO otel_aliyun_writer;
+GRANT EXECUTE ON FUNCTION otel_aliyun.metrics() TO pg_monitor, otel_aliyun_writer;
+GRANT SELECT ON otel_aliyun.metrics TO pg_monitor, otel_aliyun_writer;
+-- monitoring roles reach the views (their grants above say which)
+GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;

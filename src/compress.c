@@ -2,7 +2,7 @@
  *
  * compress.c
  *		Request body compression for the exporters:
- *		- gzip (zlib with gzip framing), for OTLP/HTTP Content-Encoding: gzip;
+ *		- gzip (libdeflate, gzip framing), for OTLP/HTTP Content-Encoding: gzip;
  *		- LZ4 raw block, for SLS PutLogs (the caller sends the raw size in
  *		  x-log-bodyrawsize);
  *		- snappy raw block, for Prometheus remote write.
@@ -22,7 +22,7 @@
 
 #include <lz4.h>
 #include <snappy-c.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "utils/memutils.h"
 
@@ -52,41 +52,31 @@ commit(StringInfo out, Size n)
 bool
 otel_gzip(const char *in, Size len, int level, StringInfo out)
 {
-	z_stream	zs;
-	uLong		bound;
-	int			rc;
+	/* one compressor per level, kept for the life of the process */
+	static struct libdeflate_compressor *compressors[13];
+	size_t		bound,
+				written;
 
-	if (len >= MaxAllocSize)
+	if (len >= MaxAllocSize || level < 0 || level > 12)
 		return false;
-
-	memset(&zs, 0, sizeof(zs));
-	/* windowBits 15 + 16: deflate with a gzip header and trailer */
-	if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8,
-					 Z_DEFAULT_STRATEGY) != Z_OK)
-		return false;
-
-	bound = deflateBound(&zs, (uLong) len);
-	if (!reserve(out, (Size) bound))
+	if (compressors[level] == NULL)
 	{
-		deflateEnd(&zs);
-		return false;
+		compressors[level] = libdeflate_alloc_compressor(level);
+		if (compressors[level] == NULL)
+			return false;
 	}
 
-	zs.next_in = (Bytef *) unconstify(char *, in);
-	zs.avail_in = (uInt) len;
-	zs.next_out = (Bytef *) (out->data + out->len);
-	zs.avail_out = (uInt) bound;
-
-	/* the output buffer holds the worst case, so one call finishes */
-	rc = deflate(&zs, Z_FINISH);
-	if (rc != Z_STREAM_END)
+	bound = libdeflate_gzip_compress_bound(compressors[level], len);
+	if (!reserve(out, (Size) bound))
+		return false;
+	written = libdeflate_gzip_compress(compressors[level], in, len,
+									   out->data + out->len, bound);
+	if (written == 0)
 	{
-		deflateEnd(&zs);
 		out->data[out->len] = '\0';
 		return false;
 	}
-	commit(out, (Size) zs.total_out);
-	deflateEnd(&zs);
+	commit(out, (Size) written);
 	return true;
 }
 

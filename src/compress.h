@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * compress.h
- *		Body compression for exports: gzip (zlib), LZ4 block (liblz4, for
+ *		Body compression for exports: gzip (libdeflate), LZ4 block (liblz4, for
  *		SLS), snappy block (libsnappy, for Prometheus remote write).
  *		Pure code, no state.  Output is appended to a StringInfo (palloc'd in
  *		its context).  Returns false on a library failure (never raises).

@@ -32,9 +32,13 @@
 #include "utils/tuplestore.h"
 
 #include "buffer.h"
+#include "encode_sls.h"
+#include "export_sls.h"
 #include "exporter.h"
 #include "file_export.h"
+#include "grpc.h"
 #include "guc.h"
+#include "metrics_store.h"
 #include "otel_aliyun.h"
 #include "record.h"
 #include "resource.h"
@@ -46,6 +50,7 @@ PG_FUNCTION_INFO_V1(otel_aliyun_diagnose);
 #define DIAG_NCOLS			8
 #define DIAG_RECORD_SIZE	1024
 #define DIAG_SPAN_NAME		"otel_aliyun.diagnose"
+#define DIAG_LOG_BODY		"otel_aliyun.diagnose test record"
 
 typedef struct DiagRow
 {
@@ -96,6 +101,21 @@ build_test_span(OtelRecBuf *b)
 	return otel_span_finish(b);
 }
 
+static bool
+build_test_log(OtelRecBuf *b)
+{
+	OtelLogHeader h;
+
+	memset(&h, 0, sizeof(h));
+	h.time_ns = otel_now_ns();
+	h.observed_ns = h.time_ns;
+	h.severity_number = 9;		/* INFO */
+	otel_log_begin(b, &h, "INFO", DIAG_LOG_BODY, strlen(DIAG_LOG_BODY));
+	otel_attr_bool(b, "otel_aliyun.diagnostic", true);
+	otel_attr_str(b, "otel_aliyun.version", OTEL_ALIYUN_VERSION, -1);
+	return otel_log_finish(b);
+}
+
 /* One small record of sig's kind in b; false if the signal has none. */
 static bool
 build_test_record(OtelSignal sig, OtelRecBuf *b)
@@ -105,6 +125,7 @@ build_test_record(OtelSignal sig, OtelRecBuf *b)
 		case OTEL_SIGNAL_TRACES:
 			return build_test_span(b);
 		case OTEL_SIGNAL_LOGS:
+			return build_test_log(b);
 		case OTEL_SIGNAL_METRICS:
 		case OTEL_NUM_SIGNALS:
 			break;
@@ -221,6 +242,27 @@ status_hint(DiagRow *row, OtelSignal sig, const char *url, long status,
 	if (status >= 200 && status < 300)
 		return;
 
+	if (row->dest == OTEL_DEST_PROM_RW)
+	{
+		if (status == 401 || status == 403)
+			hint_add(row, "The remote write endpoint refused the credentials: "
+					 "check otel_aliyun.prometheus_username and "
+					 "prometheus_password (AccessKey id and secret) or "
+					 "otel_aliyun.prometheus_bearer_token.");
+		else if (status == 404 || status == 405)
+			hint_add(row, "Nothing receives remote write at this URL: use the "
+					 "remote write URL from the console (Prometheus itself: "
+					 "/api/v1/write, started with "
+					 "--web.enable-remote-write-receiver).");
+		else if (status == 400 || status == 415)
+			hint_add(row, "The endpoint refused the request: check that the "
+					 "URL is a Prometheus remote write (1.0) endpoint.");
+		else if (status == 429 || status >= 500)
+			hint_add(row, "The endpoint is throttling or failing; exports "
+					 "are retried with backoff.");
+		return;
+	}
+
 	if (token_missing)
 		hint_add(row, "This ARMS endpoint needs a token: use the full "
 				 "endpoint from the ARMS console (with its /adapt_.../ "
@@ -292,6 +334,9 @@ http_detail(DiagRow *row, const OtelPayload *p, const OtelHttpResult *res,
 	if (p->codec == OTEL_CODEC_GZIP)
 		appendStringInfo(d, "; test request %d bytes (gzip, %zu before)",
 						 p->body.len, p->raw_len);
+	else if (p->codec == OTEL_CODEC_LZ4)
+		appendStringInfo(d, "; test request %d bytes (lz4, %zu before)",
+						 p->body.len, p->raw_len);
 	else
 		appendStringInfo(d, "; test request %d bytes", p->body.len);
 
@@ -307,6 +352,239 @@ http_detail(DiagRow *row, const OtelPayload *p, const OtelHttpResult *res,
 		appendStringInfo(d, "; %s", r->error);	/* partial success */
 	if (res->retry_after_ms >= 0)
 		appendStringInfo(d, "; Retry-After %d ms", res->retry_after_ms);
+}
+
+/* What an SLS errorCode means and what to do about it. */
+static void
+sls_hint(DiagRow *row, const OtelHttpResult *res)
+{
+	char		code[64];
+	char		msg[160];
+	char		buf[256];
+
+	if (res->status >= 200 && res->status < 300)
+		return;
+	otel_sls_parse_error(res->body, res->body_len, code, sizeof(code),
+						 msg, sizeof(msg));
+
+	if (strcmp(code, "SignatureNotMatch") == 0)
+		hint_add(row, "SLS computed another signature: check that "
+				 "otel_aliyun.sls_access_key_secret belongs to "
+				 "otel_aliyun.sls_access_key_id (no stray spaces), and that "
+				 "no proxy alters the request.");
+	else if (strcmp(code, "InvalidAccessKeyId") == 0 ||
+			 strcmp(code, "Unauthorized") == 0 ||
+			 strcmp(code, "SecurityTokenRequired") == 0)
+		hint_add(row, "The AccessKey is unknown, disabled or not allowed to "
+				 "write here: grant log:PostLogStoreLogs on this logstore to "
+				 "its RAM user or role; a temporary (STS) AccessKey needs "
+				 "otel_aliyun.sls_security_token too.");
+	else if (strcmp(code, "SecurityTokenExpired") == 0 ||
+			 strcmp(code, "InvalidSecurityToken") == 0)
+		hint_add(row, "The STS token is expired or invalid: renew "
+				 "otel_aliyun.sls_security_token with its AccessKey pair "
+				 "and reload.");
+	else if (strcmp(code, "ProjectNotExist") == 0)
+		hint_add(row, "No such project at this endpoint: check "
+				 "otel_aliyun.sls_project, and that otel_aliyun.sls_endpoint "
+				 "is the endpoint of the project's region.");
+	else if (strcmp(code, "LogStoreNotExist") == 0)
+		hint_add(row, "No such logstore in the project: check "
+				 "otel_aliyun.sls_logstore (create it first).");
+	else if (otel_sls_quota_error(code))
+		hint_add(row, "The write quota is exhausted: exports are retried "
+				 "with backoff; split the logstore into more shards or raise "
+				 "the project's quota.");
+	else if (strcmp(code, "RequestTimeExpired") == 0)
+		hint_add(row, "This server's clock is more than 15 minutes off SLS's: "
+				 "synchronise it (NTP).");
+	else if (res->status >= 500 || res->status == 429)
+		hint_add(row, "SLS failed or throttled; exports are retried.");
+	else if (res->status >= 300 && res->status < 400)
+		hint_add(row, "The endpoint redirects: give otel_aliyun.sls_endpoint "
+				 "as the region host (e.g. cn-hangzhou.log.aliyuncs.com) or "
+				 "its https:// URL.");
+	else if (code[0] != '\0')
+	{
+		snprintf(buf, sizeof(buf),
+				 "SLS refused the request (%s); records with this answer "
+				 "are dropped.", code);
+		hint_add(row, buf);
+	}
+	else
+		hint_add(row, "The answer is not SLS's: check that "
+				 "otel_aliyun.sls_endpoint is an SLS endpoint.");
+}
+
+/* What a gRPC status of a test export means and what to do about it. */
+static void
+grpc_hint(DiagRow *row, const OtelGrpcResult *g, bool token_missing)
+{
+	char		buf[512];
+
+	switch (g->code)
+	{
+		case OTEL_GRPC_OK:
+			return;
+		case OTEL_GRPC_UNAUTHENTICATED:
+		case OTEL_GRPC_PERMISSION_DENIED:
+			if (token_missing)
+				hint_add(row, "This ARMS endpoint needs a token: set "
+						 "otel_aliyun.arms_token (sent as the Authentication "
+						 "metadata).");
+			else
+				hint_add(row, "The collector refused the credentials: for "
+						 "ARMS, otel_aliyun.arms_token (sent as the "
+						 "Authentication metadata) must be the token of this "
+						 "region; for SLS, otel_aliyun.headers must carry "
+						 "x-sls-otel-project, x-sls-otel-instance-id, "
+						 "x-sls-otel-ak-id and x-sls-otel-ak-secret.");
+			return;
+		case OTEL_GRPC_UNIMPLEMENTED:
+			if (!g->code_received && g->http.status == 0)
+				hint_add(row, "OTLP/gRPC needs a libcurl built with HTTP/2 "
+						 "(nghttp2), as Debian's libcurl4 is; with this one "
+						 "set the *_protocol setting to http/protobuf.");
+			else
+				hint_add(row, "Nothing serves the OTLP collector service at "
+						 "this address: check that the port is the OTLP/gRPC "
+						 "one (4317; ARMS 8090; SLS 10010), not OTLP/HTTP.");
+			return;
+		case OTEL_GRPC_UNAVAILABLE:
+		case OTEL_GRPC_DEADLINE_EXCEEDED:
+		case OTEL_GRPC_CANCELLED:
+			switch (g->http.failure)
+			{
+				case OTEL_HTTP_FAIL_NONE:
+					hint_add(row, "The collector is unavailable or busy; "
+							 "exports are retried.");
+					return;
+				case OTEL_HTTP_FAIL_CONNECT:
+					hint_add(row, "The connection was refused or the host is "
+							 "unreachable: check the gRPC port (OTLP/gRPC "
+							 "4317; ARMS 8090; SLS 10010), firewall and "
+							 "security group rules, and whether this server "
+							 "needs the public or the VPC endpoint.");
+					return;
+				case OTEL_HTTP_FAIL_OTHER:
+					hint_add(row, "The connection broke before a gRPC answer: "
+							 "the port may not speak gRPC over HTTP/2 (an "
+							 "OTLP/HTTP port such as 4318 does not), or it "
+							 "expects TLS: use https:// for a TLS port and "
+							 "http:// for a plain text one.");
+					return;
+				default:
+					transport_hint(row, &g->http);
+					return;
+			}
+		case OTEL_GRPC_RESOURCE_EXHAUSTED:
+			hint_add(row, "The collector is over a quota or the request is "
+					 "larger than it accepts (often 4 MiB): lower "
+					 "otel_aliyun.max_export_batch_size.  Such answers are "
+					 "retried only when they carry a RetryInfo.");
+			return;
+		case OTEL_GRPC_INVALID_ARGUMENT:
+		case OTEL_GRPC_FAILED_PRECONDITION:
+			hint_add(row, "The collector refused the request as invalid; "
+					 "records answered so are dropped.  See the message in "
+					 "detail.");
+			return;
+		default:
+			if (g->http.status != 0 && !g->http2)
+				hint_add(row, "The server answered over HTTP/1.x: gRPC needs "
+						 "HTTP/2 (over TLS the server must offer h2 by ALPN). "
+						 "Check that the port is the OTLP/gRPC one.");
+			else
+			{
+				snprintf(buf, sizeof(buf),
+						 "Records answered with %s are dropped, not retried.",
+						 otel_grpc_code_name(g->code));
+				hint_add(row, buf);
+			}
+			return;
+	}
+}
+
+/* The test export of an OTLP/gRPC destination, and the row it makes. */
+static void
+diagnose_grpc(DiagRow *row, const char *url, OtelPayload *p,
+			  bool token_missing)
+{
+	OtelGrpcResult *g = palloc(sizeof(OtelGrpcResult));
+	OtelSendResult r;
+	StringInfo	d = &row->detail;
+	char		curlinfo[256];
+	const char *path;
+	bool		tls = (pg_strncasecmp(url, "https://", 8) == 0);
+
+	otel_exporter_send_diag_grpc(p, &r, g);
+	CHECK_FOR_INTERRUPTS();
+
+	row->reachable_null = false;
+	row->reachable = (g->http.status != 0);
+	if (g->http.status != 0)
+	{
+		row->status_null = false;
+		row->status = (int) g->http.status;
+	}
+	if (g->http.status != 0 || g->http.transport_error)
+	{
+		row->latency_null = false;
+		row->latency_ms = g->http.total_ms;
+	}
+
+	if (g->http.status == 0 && !g->http.transport_error)
+		appendStringInfo(d, "not sent: %s", r.error);
+	else if (g->code == OTEL_GRPC_OK)
+		appendStringInfo(d, "gRPC status OK (0) in %.1f ms over HTTP/2 (%s)",
+						 g->http.total_ms, tls ? "TLS, ALPN h2" : "h2c");
+	else if (g->http.status != 0)
+		appendStringInfo(d, "%s; HTTP%s %ld in %.1f ms", g->error,
+						 g->http2 ? "/2" : "/1.x", g->http.status,
+						 g->http.total_ms);
+	else
+		appendStringInfo(d, "no answer after %.1f ms: %s",
+						 g->http.total_ms, g->error);
+
+	if (g->http.dns_ms > 0 && g->http.failure != OTEL_HTTP_FAIL_DNS)
+		appendStringInfo(d, "; DNS %.1f ms", g->http.dns_ms);
+	if (g->http.connect_ms > 0)
+		appendStringInfo(d, "; TCP connect %.1f ms", g->http.connect_ms);
+	if (g->http.tls_ms > 0)
+		appendStringInfo(d, "; TLS %.1f ms", g->http.tls_ms);
+	if (g->http.request_id[0] != '\0')
+		appendStringInfo(d, "; request id %s", g->http.request_id);
+	if (p->codec == OTEL_CODEC_GZIP)
+		appendStringInfo(d, "; test message %d bytes (grpc-encoding gzip, %zu before)",
+						 p->body.len, p->raw_len);
+	else
+		appendStringInfo(d, "; test message %d bytes", p->body.len);
+	if (g->code == OTEL_GRPC_OK && r.error[0] != '\0')
+		appendStringInfo(d, "; %s", r.error);	/* partial success */
+	if (g->retry_delay_ms >= 0)
+		appendStringInfo(d, "; RetryInfo: retry in %d ms", g->retry_delay_ms);
+	if (g->metadata_ignored > 0)
+		appendStringInfo(d, "; %d metadata entries not sent (gRPC names are "
+						 "lower-case letters, digits and - _ .; grpc-* and "
+						 "HTTP/2 reserved names are not allowed)",
+						 g->metadata_ignored);
+
+	/* the path of an endpoint plays no part in gRPC */
+	path = strstr(url, "://");
+	path = path ? path + 3 : url;
+	path += strcspn(path, "/?#");
+	if (path[0] != '\0' && strcmp(path, "/") != 0)
+		appendStringInfo(d, "; the endpoint's path is ignored: gRPC calls %s",
+						 otel_grpc_otlp_method(row->sig));
+
+	(void) otel_grpc_supported(curlinfo, sizeof(curlinfo));
+	appendStringInfo(d, "; %s", curlinfo);
+
+	grpc_hint(row, g, token_missing);
+	if (r.rejected > 0)
+		hint_add(row, "The collector accepted the call but rejected the test "
+				 "record: see detail.");
+	pfree(g);
 }
 
 static void
@@ -325,27 +603,72 @@ diagnose_http(DiagRow *row)
 	bool		header_auth;
 	bool		token_missing;
 
+	if (url == NULL)
+	{
+		/* logs over OTLP without logs_endpoint, SLS without its settings */
+		if (row->dest == OTEL_DEST_SLS)
+		{
+			appendStringInfoString(&row->detail, "SLS is not configured");
+			hint_add(row, "Set otel_aliyun.sls_endpoint, sls_project and "
+					 "sls_logstore (and the AccessKey settings), or choose "
+					 "another otel_aliyun.logs_exporter.");
+		}
+		else
+		{
+			appendStringInfoString(&row->detail, "no OTLP endpoint is set");
+			hint_add(row, "Set otel_aliyun.logs_endpoint to the collector's "
+					 "/v1/logs URL, or choose another "
+					 "otel_aliyun.logs_exporter.");
+		}
+		return;
+	}
 	otel_mask_url(url, masked, sizeof(masked));
 	row->endpoint = pstrdup(masked);
 
 	otel_exporter_headers_info(&nsent, &nignored, &header_auth);
+	if (row->dest == OTEL_DEST_SLS)
+		nsent = nignored = 0;	/* SLS requests do not carry them */
 	token_missing = arms_token_missing(row->sig, url, header_auth);
 
-	mem = palloc(DIAG_RECORD_SIZE);
-	otel_rec_init(&b, mem, DIAG_RECORD_SIZE);
-	if (!build_test_record(row->sig, &b))
+	if (row->sig == OTEL_SIGNAL_METRICS)
 	{
-		appendStringInfoString(&row->detail, "could not build a test record");
-		return;
-	}
-	ref.data = b.data;
-	ref.len = (uint32) b.len;
+		/*
+		 * Metrics have no records: encode an empty snapshot, which is an
+		 * empty OTLP request, or for remote write target_info alone.
+		 */
+		OtelMetricsSnapshot empty;
 
-	otel_exporter_encode(row->sig, &ref, 1, &p);
+		memset(&empty, 0, sizeof(empty));
+		empty.time_ns = otel_now_ns();
+		otel_exporter_encode_metrics(&empty, 0, 0, empty.time_ns, &p);
+	}
+	else
+	{
+		mem = palloc(DIAG_RECORD_SIZE);
+		otel_rec_init(&b, mem, DIAG_RECORD_SIZE);
+		if (!build_test_record(row->sig, &b))
+		{
+			appendStringInfoString(&row->detail, "could not build a test record");
+			return;
+		}
+		ref.data = b.data;
+		ref.len = (uint32) b.len;
+
+		otel_exporter_encode(row->sig, &ref, 1, &p);
+	}
 	if (p.dest != row->dest)
 	{
 		appendStringInfoString(&row->detail,
 							   "the destination changed during the test");
+		return;
+	}
+	if (row->dest == OTEL_DEST_OTLP_GRPC)
+	{
+		diagnose_grpc(row, url, &p, token_missing);
+		if (nsent > 0 || nignored > 0)
+			appendStringInfo(&row->detail,
+							 "; otel_aliyun.headers: %d used, %d ignored",
+							 nsent, nignored);
 		return;
 	}
 	otel_exporter_send_diag(&p, &r, &res);
@@ -370,6 +693,10 @@ diagnose_http(DiagRow *row)
 	{
 		/* nothing was sent: the exporter refused before the request */
 		appendStringInfo(&row->detail, "not sent: %s", r.error);
+		if (row->dest == OTEL_DEST_SLS)
+			hint_add(row, "Set otel_aliyun.sls_access_key_id and "
+					 "sls_access_key_secret (superuser only, never shown), "
+					 "and sls_region for v4 signatures.");
 	}
 	else
 		http_detail(row, &p, &res, &r);
@@ -381,6 +708,8 @@ diagnose_http(DiagRow *row)
 
 	if (res.transport_error)
 		transport_hint(row, &res);
+	else if (res.status != 0 && row->dest == OTEL_DEST_SLS)
+		sls_hint(row, &res);
 	else if (res.status != 0)
 		status_hint(row, row->sig, url, res.status, token_missing);
 	if (r.rejected > 0)
@@ -494,6 +823,10 @@ diagnose_file(DiagRow *row)
 					 "export to ARMS.");
 			break;
 		case OTEL_SIGNAL_LOGS:
+			hint_add(row, "otel_aliyun.logs_exporter is file, so log records "
+					 "are written to this file as OTLP/JSON lines; set it to "
+					 "sls or otlp to export them.");
+			break;
 		case OTEL_SIGNAL_METRICS:
 		case OTEL_NUM_SIGNALS:
 			break;
@@ -563,6 +896,10 @@ otel_aliyun_diagnose(PG_FUNCTION_ARGS)
 				diagnose_file(&row);
 				break;
 			case OTEL_DEST_OTLP_HTTP:
+			case OTEL_DEST_OTLP_JSON:
+			case OTEL_DEST_OTLP_GRPC:
+			case OTEL_DEST_SLS:
+			case OTEL_DEST_PROM_RW:
 				diagnose_http(&row);
 				break;
 		}

@@ -1381,51 +1381,23 @@ json_span(StringInfo out, const OtelSpanView *v)
 	appendStringInfoCharMacro(out, '}');
 }
 
+static bool
+json_span_record(StringInfo out, const char *data, uint32 len)
+{
+	OtelSpanView v;
+
+	if (!otel_span_view(data, len, &v))
+		return false;
+	json_span(out, &v);
+	return true;
+}
+
 void
 otel_encode_traces_json(const OtelRecordRef *refs, int n, StringInfo out,
 						int *nbad)
 {
-	int			start = out->len;
-	int			nspans = 0;
-	int			bad = 0;
-
-	if (nbad)
-		*nbad = 0;
-	if (n <= 0)
-		return;
-
-	APPEND_LIT(out, "{\"resourceSpans\":[{\"resource\":");
-	otel_enc_json_resource(out);
-	APPEND_LIT(out, ",\"scopeSpans\":[{\"scope\":");
-	otel_enc_json_scope(out);
-	APPEND_LIT(out, ",\"spans\":[");
-
-	for (int i = 0; i < n; i++)
-	{
-		OtelSpanView v;
-
-		if (!otel_span_view(refs[i].data, refs[i].len, &v))
-		{
-			bad++;
-			continue;
-		}
-		if (nspans > 0)
-			appendStringInfoCharMacro(out, ',');
-		json_span(out, &v);
-		nspans++;
-	}
-
-	if (nspans == 0)
-	{
-		/* nothing valid: leave out as it was */
-		out->len = start;
-		out->data[start] = '\0';
-	}
-	else
-		APPEND_LIT(out, "]}]}]}");
-
-	if (nbad)
-		*nbad = bad;
+	otel_enc_json_request(out, "Spans", "spans", refs, n, json_span_record,
+						  nbad);
 }
 
 /* ---- responses ---- */
@@ -1434,31 +1406,8 @@ bool
 otel_decode_traces_response(const char *body, Size len,
 							int64 *rejected, char *errbuf, Size errlen)
 {
-	PbTraceResponse *resp;
-
-	if (rejected)
-		*rejected = 0;
-	if (errbuf && errlen > 0)
-		errbuf[0] = '\0';
-	if (len == 0)
-		return true;
-	if (body == NULL)
-		return false;
-
-	/* the default allocator (malloc) never raises */
-	resp = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(NULL, len,
-																							 (const uint8_t *) body);
-	if (resp == NULL)
-		return false;
-	if (resp->partial_success)
-	{
-		if (rejected)
-			*rejected = resp->partial_success->rejected_spans;
-		if (errbuf && errlen > 0 && resp->partial_success->error_message)
-			strlcpy(errbuf, resp->partial_success->error_message, errlen);
-	}
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(resp, NULL);
-	return true;
+	return otel_enc_decode_export_response(&opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor,
+										   body, len, rejected, errbuf, errlen);
 }
 
 
@@ -1598,6 +1547,109 @@ otel_enc_json_resource(StringInfo out)
 		json_kvs(out, rattrs, rlen, 0);
 	}
 	appendStringInfoCharMacro(out, '}');
+}
+
+/*
+ * One OTLP/JSON Export*ServiceRequest of n records: resource<kind>,
+ * scope<kind> and the items array, each item written by fn (false for a
+ * malformed record: it is skipped and counted).  Nothing is appended when
+ * no record is valid.
+ */
+void
+otel_enc_json_request(StringInfo out, const char *kind, const char *items,
+					  const OtelRecordRef *refs, int n, OtelJsonItemFn fn,
+					  int *nbad)
+{
+	int			start = out->len;
+	int			nitems = 0;
+	int			bad = 0;
+
+	if (nbad)
+		*nbad = 0;
+	if (n <= 0)
+		return;
+
+	appendStringInfo(out, "{\"resource%s\":[{\"resource\":", kind);
+	otel_enc_json_resource(out);
+	appendStringInfo(out, ",\"scope%s\":[{\"scope\":", kind);
+	otel_enc_json_scope(out);
+	appendStringInfo(out, ",\"%s\":[", items);
+
+	for (int i = 0; i < n; i++)
+	{
+		int			mark = out->len;
+
+		if (nitems > 0)
+			appendStringInfoCharMacro(out, ',');
+		if (!fn(out, refs[i].data, refs[i].len))
+		{
+			out->len = mark;
+			out->data[mark] = '\0';
+			bad++;
+			continue;
+		}
+		nitems++;
+	}
+
+	if (nitems == 0)
+	{
+		/* nothing valid: leave out as it was */
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	else
+		APPEND_LIT(out, "]}]}]}");
+
+	if (nbad)
+		*nbad = bad;
+}
+
+/*
+ * Any OTLP Export*ServiceResponse (desc): field 1 is partial_success, whose
+ * field 1 is the number of rejected items and field 2 error_message.
+ */
+bool
+otel_enc_decode_export_response(const ProtobufCMessageDescriptor *desc,
+								const char *body, Size len,
+								int64 *rejected, char *errbuf, Size errlen)
+{
+	ProtobufCMessage *resp;
+	const ProtobufCFieldDescriptor *f;
+	ProtobufCMessage *ps = NULL;
+
+	if (rejected)
+		*rejected = 0;
+	if (errbuf && errlen > 0)
+		errbuf[0] = '\0';
+	if (len == 0)
+		return true;
+	if (body == NULL)
+		return false;
+
+	/* the default allocator (malloc) never raises */
+	resp = protobuf_c_message_unpack(desc, NULL, len, (const uint8_t *) body);
+	if (resp == NULL)
+		return false;
+	f = protobuf_c_message_descriptor_get_field(desc, 1);
+	if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE)
+		ps = *(ProtobufCMessage **) ((char *) resp + f->offset);
+	if (ps != NULL)
+	{
+		const ProtobufCFieldDescriptor *fr = protobuf_c_message_descriptor_get_field(ps->descriptor, 1);
+		const ProtobufCFieldDescriptor *fe = protobuf_c_message_descriptor_get_field(ps->descriptor, 2);
+
+		if (rejected && fr != NULL && fr->type == PROTOBUF_C_TYPE_INT64)
+			*rejected = *(int64_t *) ((char *) ps + fr->offset);
+		if (errbuf && errlen > 0 && fe != NULL && fe->type == PROTOBUF_C_TYPE_STRING)
+		{
+			const char *msg = *(char **) ((char *) ps + fe->offset);
+
+			if (msg != NULL)
+				strlcpy(errbuf, msg, errlen);
+		}
+	}
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return true;
 }
 
 void

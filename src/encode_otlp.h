@@ -228,4 +228,24 @@ extern void otel_enc_json_kvs(StringInfo out, const char *attrs, uint32 len);
 extern void otel_enc_json_resource(StringInfo out);
 extern void otel_enc_json_scope(StringInfo out);
 
+/*
+ * A whole OTLP/JSON request ({"resource<kind>":[{"resource":...,
+ * "scope<kind>":[{"scope":...,"<items>":[...]}]}]}), e.g. kind "Logs", items
+ * "logRecords"; fn writes one item and returns false for a malformed
+ * record, which is skipped and counted in *nbad.
+ */
+typedef bool (*OtelJsonItemFn) (StringInfo out, const char *data, uint32 len);
+extern void otel_enc_json_request(StringInfo out, const char *kind,
+								  const char *items, const OtelRecordRef *refs,
+								  int n, OtelJsonItemFn fn, int *nbad);
+
+/*
+ * rejected count and error_message of the partial_success of any OTLP
+ * Export*ServiceResponse (desc); false if the body does not decode.
+ */
+extern bool otel_enc_decode_export_response(const ProtobufCMessageDescriptor *desc,
+											const char *body, Size len,
+											int64 *rejected, char *errbuf,
+											Size errlen);
+
 #endif							/* OTEL_ENCODE_OTLP_H */

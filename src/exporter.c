@@ -17,6 +17,24 @@
  *	   and the entries of otel_aliyun.headers;
  *	 - otherwise OTLP/JSON lines in a file (file_export.c).
  *
+ * Logs, by otel_aliyun.logs_exporter: sls (PutLogs, export_sls.c), otlp
+ * (OTLP/HTTP protobuf to otel_aliyun.logs_endpoint, gzip and headers as
+ * for traces), file (OTLP/JSON lines) or none.
+ *
+ * Metrics, by otel_aliyun.metrics_exporter: prometheus (remote write 1.0
+ * to otel_aliyun.prometheus_remote_write_url: WriteRequest, snappy, Basic
+ * or Bearer authentication; 5xx and 429 retried, other 4xx dropped), otlp
+ * (OTLP/HTTP protobuf to otel_aliyun.metrics_endpoint, as for traces) or
+ * none.  They are encoded from a snapshot of the metric store, not from
+ * ring records (otel_exporter_encode_metrics).
+ *
+ * otel_aliyun.traces_protocol, logs_protocol and metrics_protocol choose
+ * how OTLP travels: http/protobuf (the above), http/json (the OTLP/JSON
+ * encoding, Content-Type application/json; metrics have no JSON encoder and
+ * stay protobuf) or grpc (OTLP/gRPC through grpc.c: the same protobuf
+ * message, gzip'd as grpc-encoding gzip, the token and headers as
+ * metadata, gRPC's retry rules).
+ *
  * The header lines derived from otel_aliyun.headers are cached in a
  * private memory context and rebuilt only when the setting's text changes.
  * No error text produced here contains a header value or an unmasked URL.
@@ -28,13 +46,20 @@
  */
 #include "postgres.h"
 
+#include "common/base64.h"
 #include "utils/memutils.h"
 
 #include "compress.h"
 #include "encode_otlp.h"
+#include "encode_otlp_logs.h"
+#include "encode_otlp_metrics.h"
+#include "encode_prom.h"
+#include "export_sls.h"
 #include "exporter.h"
 #include "file_export.h"
+#include "grpc.h"
 #include "guc.h"
+#include "metrics_store.h"
 #include "kvlist.h"
 #include "otel_aliyun.h"
 #include "transport.h"
@@ -64,10 +89,26 @@ static UserHeaders user_headers;
 static MemoryContext user_headers_cxt = NULL;
 
 static void send_payload(OtelPayload *p, OtelSendResult *r, bool diag,
-						 OtelHttpResult *http);
+						 OtelHttpResult *http, OtelGrpcResult *grpc);
 
 
 /* ---- destinations ---- */
+
+/* the OTLP destination kind of a *_protocol setting */
+static OtelDestKind
+otlp_dest(int protocol, bool has_json)
+{
+	switch ((OtelOtlpProtocol) protocol)
+	{
+		case OTEL_OTLP_HTTP_PROTOBUF:
+			break;
+		case OTEL_OTLP_HTTP_JSON:
+			return has_json ? OTEL_DEST_OTLP_JSON : OTEL_DEST_OTLP_HTTP;
+		case OTEL_OTLP_GRPC:
+			return OTEL_DEST_OTLP_GRPC;
+	}
+	return OTEL_DEST_OTLP_HTTP;
+}
 
 OtelDestKind
 otel_exporter_dest(OtelSignal sig)
@@ -77,13 +118,39 @@ otel_exporter_dest(OtelSignal sig)
 		case OTEL_SIGNAL_TRACES:
 			if (otel_traces_endpoint == NULL || otel_traces_endpoint[0] == '\0')
 				return OTEL_DEST_FILE;
-			return OTEL_DEST_OTLP_HTTP;
+			return otlp_dest(otel_traces_protocol, true);
 		case OTEL_SIGNAL_LOGS:
+			switch ((OtelLogsExporter) otel_logs_exporter)
+			{
+				case OTEL_LOGS_EXPORTER_SLS:
+					return OTEL_DEST_SLS;
+				case OTEL_LOGS_EXPORTER_OTLP:
+					return otlp_dest(otel_logs_protocol, true);
+				case OTEL_LOGS_EXPORTER_FILE:
+					return OTEL_DEST_FILE;
+				case OTEL_LOGS_EXPORTER_NONE:
+					break;
+			}
+			break;
 		case OTEL_SIGNAL_METRICS:
+			switch ((OtelMetricsExporter) otel_metrics_exporter)
+			{
+				case OTEL_METRICS_EXPORTER_PROMETHEUS:
+					if (otel_prometheus_remote_write_url != NULL &&
+						otel_prometheus_remote_write_url[0] != '\0')
+						return OTEL_DEST_PROM_RW;
+					break;
+				case OTEL_METRICS_EXPORTER_OTLP:
+					if (otel_metrics_endpoint != NULL && otel_metrics_endpoint[0] != '\0')
+						return otlp_dest(otel_metrics_protocol, false);
+					break;
+				case OTEL_METRICS_EXPORTER_NONE:
+					break;
+			}
+			break;
 		case OTEL_NUM_SIGNALS:
 			break;
 	}
-	/* logs and metrics have no destination yet */
 	return OTEL_DEST_NONE;
 }
 
@@ -97,7 +164,25 @@ otel_exporter_endpoint(OtelSignal sig)
 				return NULL;
 			return otel_traces_endpoint;
 		case OTEL_SIGNAL_LOGS:
+			if (otel_logs_exporter == OTEL_LOGS_EXPORTER_SLS)
+				return otel_sls_url();
+			if (otel_logs_exporter != OTEL_LOGS_EXPORTER_OTLP ||
+				otel_logs_endpoint == NULL || otel_logs_endpoint[0] == '\0')
+				return NULL;
+			return otel_logs_endpoint;
 		case OTEL_SIGNAL_METRICS:
+			switch (otel_exporter_dest(sig))
+			{
+				case OTEL_DEST_PROM_RW:
+					return otel_prometheus_remote_write_url;
+				case OTEL_DEST_OTLP_HTTP:
+				case OTEL_DEST_OTLP_JSON:
+				case OTEL_DEST_OTLP_GRPC:
+					return otel_metrics_endpoint;
+				default:
+					break;
+			}
+			break;
 		case OTEL_NUM_SIGNALS:
 			break;
 	}
@@ -115,6 +200,14 @@ otel_dest_name(OtelDestKind dest)
 			return "file";
 		case OTEL_DEST_OTLP_HTTP:
 			return "otlp/http";
+		case OTEL_DEST_SLS:
+			return "sls";
+		case OTEL_DEST_PROM_RW:
+			return "prometheus";
+		case OTEL_DEST_OTLP_JSON:
+			return "otlp/http-json";
+		case OTEL_DEST_OTLP_GRPC:
+			return "otlp/grpc";
 	}
 	return "unknown";
 }
@@ -150,6 +243,8 @@ encode_otlp_pb(OtelSignal sig, const OtelRecordRef *refs, int n,
 			otel_encode_traces_pb(refs, n, out, nbad);
 			return;
 		case OTEL_SIGNAL_LOGS:
+			otel_encode_logs_pb(refs, n, out, nbad);
+			return;
 		case OTEL_SIGNAL_METRICS:
 		case OTEL_NUM_SIGNALS:
 			break;
@@ -167,6 +262,8 @@ encode_otlp_json(OtelSignal sig, const OtelRecordRef *refs, int n,
 			otel_encode_traces_json(refs, n, out, nbad);
 			return;
 		case OTEL_SIGNAL_LOGS:
+			otel_encode_logs_json(refs, n, out, nbad);
+			return;
 		case OTEL_SIGNAL_METRICS:
 		case OTEL_NUM_SIGNALS:
 			break;
@@ -213,6 +310,20 @@ compress_into(OtelPayload *p, StringInfo raw, OtelBodyCodec codec)
 }
 
 void
+otel_exporter_batch_policy(OtelSignal sig, int *max_records, int *interval_ms)
+{
+	*max_records = otel_max_export_batch_size;
+	*interval_ms = otel_export_interval_ms;
+	if (sig == OTEL_SIGNAL_LOGS)
+	{
+		*max_records = otel_logs_batch_size;
+		*interval_ms = otel_logs_export_interval_ms;
+	}
+	else if (sig == OTEL_SIGNAL_METRICS)
+		*interval_ms = otel_metrics_export_interval_ms;
+}
+
+void
 otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
 					 OtelPayload *p)
 {
@@ -223,6 +334,10 @@ otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
 	p->nrecords = 0;
 	p->raw_len = 0;
 	p->codec = OTEL_CODEC_NONE;
+	p->nparts = 0;
+	p->next_part = 0;
+	p->parts = NULL;
+	p->time_retries = 0;
 	initStringInfo(&p->body);
 
 	switch (p->dest)
@@ -230,12 +345,22 @@ otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
 		case OTEL_DEST_NONE:
 			return;
 
+		case OTEL_DEST_SLS:
+			otel_sls_encode(refs, n, p, &nbad);
+			break;
+
+		case OTEL_DEST_PROM_RW:
+			/* metrics never come as records: otel_exporter_encode_metrics */
+			nbad = n;
+			break;
+
 		case OTEL_DEST_FILE:
 			encode_otlp_json(sig, refs, n, &p->body, &nbad);
 			p->raw_len = p->body.len;
 			break;
 
 		case OTEL_DEST_OTLP_HTTP:
+		case OTEL_DEST_OTLP_GRPC:
 			{
 				StringInfoData raw;
 
@@ -246,9 +371,60 @@ otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
 							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
 			}
 			break;
+
+		case OTEL_DEST_OTLP_JSON:
+			{
+				StringInfoData raw;
+
+				initStringInfo(&raw);
+				encode_otlp_json(sig, refs, n, &raw, &nbad);
+				compress_into(p, &raw,
+							  otel_compression == OTEL_COMPRESSION_GZIP ?
+							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
+			}
+			break;
 	}
 
 	p->nrecords = Max(n - nbad, 0);
+}
+
+void
+otel_exporter_encode_metrics(const OtelMetricsSnapshot *snap, int from, int to,
+							 int64 time_ns, OtelPayload *p)
+{
+	StringInfoData raw;
+
+	memset(p, 0, sizeof(*p));
+	p->sig = OTEL_SIGNAL_METRICS;
+	p->dest = otel_exporter_dest(OTEL_SIGNAL_METRICS);
+	p->codec = OTEL_CODEC_NONE;
+	initStringInfo(&p->body);
+
+	switch (p->dest)
+	{
+		case OTEL_DEST_NONE:
+		case OTEL_DEST_FILE:
+		case OTEL_DEST_SLS:
+		case OTEL_DEST_OTLP_JSON:
+			/* no such destination for metrics: nothing to send */
+			return;
+		case OTEL_DEST_PROM_RW:
+			initStringInfo(&raw);
+			/* target_info travels with the first part of each snapshot */
+			(void) otel_encode_prom_write(snap, from, to, time_ns / 1000000,
+										  from == 0, &raw);
+			compress_into(p, &raw, OTEL_CODEC_SNAPPY);
+			break;
+		case OTEL_DEST_OTLP_HTTP:
+		case OTEL_DEST_OTLP_GRPC:
+			initStringInfo(&raw);
+			(void) otel_encode_metrics_pb(snap, from, to, time_ns, &raw);
+			compress_into(p, &raw,
+						  otel_compression == OTEL_COMPRESSION_GZIP ?
+						  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
+			break;
+	}
+	p->nrecords = Max(Min(to, snap->nseries) - Max(from, 0), 0);
 }
 
 
@@ -360,9 +536,9 @@ copy_printable(char *dst, Size dstlen, const char *msg)
 	dst[o] = '\0';
 }
 
-/* read the partial_success of a 2xx answer, if the signal has one */
+/* read the partial_success of a 2xx answer (or gRPC OK), if the signal has one */
 static void
-read_partial_success(OtelPayload *p, const OtelHttpResult *res,
+read_partial_success(OtelPayload *p, const char *body, Size body_len,
 					 OtelSendResult *r)
 {
 	int64		rejected = 0;
@@ -371,17 +547,24 @@ read_partial_success(OtelPayload *p, const OtelHttpResult *res,
 	bool		decoded = false;
 
 	msg[0] = '\0';
-	if (res->body_len == 0)
-		return;
+	if (body_len == 0 || p->dest == OTEL_DEST_OTLP_JSON)
+		return;					/* (a JSON answer is not read) */
 
 	switch (p->sig)
 	{
 		case OTEL_SIGNAL_TRACES:
-			decoded = otel_decode_traces_response(res->body, res->body_len,
+			decoded = otel_decode_traces_response(body, body_len,
 												  &rejected, msg, sizeof(msg));
 			break;
 		case OTEL_SIGNAL_LOGS:
+			decoded = otel_decode_logs_response(body, body_len,
+												&rejected, msg, sizeof(msg));
+			break;
 		case OTEL_SIGNAL_METRICS:
+			if (p->dest == OTEL_DEST_OTLP_HTTP || p->dest == OTEL_DEST_OTLP_GRPC)
+				decoded = otel_decode_metrics_response(body, body_len,
+													   &rejected, msg, sizeof(msg));
+			break;
 		case OTEL_NUM_SIGNALS:
 			break;
 	}
@@ -421,11 +604,18 @@ finish_http(OtelPayload *p, const char *url, const OtelHttpResult *res,
 	if (ok)
 	{
 		r->outcome = OTEL_SEND_OK;
-		read_partial_success(p, res, r);
+		read_partial_success(p, res->body, res->body_len, r);
 		return;
 	}
 
-	r->outcome = otel_http_retryable(res) ? OTEL_SEND_RETRY : OTEL_SEND_DROP;
+	if (p->dest == OTEL_DEST_PROM_RW)
+	{
+		/* remote write: every 5xx and 429 is worth another try */
+		r->outcome = (res->transport_error || res->status == 429 ||
+					  res->status >= 500) ? OTEL_SEND_RETRY : OTEL_SEND_DROP;
+	}
+	else
+		r->outcome = otel_http_retryable(res) ? OTEL_SEND_RETRY : OTEL_SEND_DROP;
 	otel_mask_url(url, masked, sizeof(masked));
 	snprintf(r->error, sizeof(r->error), "%s (POST %s)", res->error, masked);
 }
@@ -462,7 +652,8 @@ send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 	req.interruptible = diag;
 	req.fresh_connection = diag;
 
-	req.headers[req.nheaders++] = "Content-Type: " OTLP_PROTOBUF_TYPE;
+	req.headers[req.nheaders++] = (p->dest == OTEL_DEST_OTLP_JSON) ?
+		"Content-Type: application/json" : "Content-Type: " OTLP_PROTOBUF_TYPE;
 	switch (p->codec)
 	{
 		case OTEL_CODEC_NONE:
@@ -517,6 +708,195 @@ send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 		memcpy(http, &res, sizeof(res));
 }
 
+/*
+ * OTLP/gRPC: the Export call of the signal's collector service with the
+ * encoded (and maybe gzip'd) request as its message, the ARMS token and
+ * otel_aliyun.headers as metadata.  gRPC's status decides: OK (maybe with
+ * a partial_success in the response message), the retryable codes (with
+ * RetryInfo's delay as the wait), or dropped with status and message.
+ */
+static void
+send_otlp_grpc(OtelPayload *p, OtelSendResult *r, bool diag,
+			   OtelGrpcResult *grpc)
+{
+	const char *url = otel_exporter_endpoint(p->sig);
+	OtelGrpcRequest req;
+	OtelGrpcResult *res;
+	UserHeaders *uh;
+	char	   *auth_line = NULL;
+	char		masked[128];
+
+	if (url == NULL)
+	{
+		r->outcome = OTEL_SEND_DROP;
+		snprintf(r->error, sizeof(r->error),
+				 "no OTLP endpoint is configured for %s any more",
+				 otel_signal_names[p->sig]);
+		return;
+	}
+
+	memset(&req, 0, sizeof(req));
+	req.endpoint = url;
+	req.method = otel_grpc_otlp_method(p->sig);
+	req.message = p->body.data;
+	req.message_len = p->body.len;
+	req.timeout_ms = otel_export_timeout_ms;
+	req.ca_file = otel_tls_ca_file;
+	req.verify_tls = otel_tls_verify;
+	req.interruptible = diag;
+	req.fresh_connection = diag;
+	switch (p->codec)
+	{
+		case OTEL_CODEC_NONE:
+			break;
+		case OTEL_CODEC_GZIP:
+			req.compressed = true;
+			break;
+		case OTEL_CODEC_LZ4:
+		case OTEL_CODEC_SNAPPY:
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error),
+					 "unsupported compression for OTLP/gRPC");
+			return;
+	}
+
+	/* ARMS: the token travels as "authentication" metadata */
+	if (p->sig == OTEL_SIGNAL_TRACES &&
+		otel_arms_token != NULL && otel_arms_token[0] != '\0')
+	{
+		if (strpbrk(otel_arms_token, "\r\n") != NULL)
+		{
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error),
+					 "otel_aliyun.arms_token contains a line break");
+			return;
+		}
+		auth_line = psprintf("Authentication: %s", otel_arms_token);
+		req.metadata[req.nmetadata++] = auth_line;
+	}
+	uh = get_user_headers();
+	for (int i = 0; i < uh->n && req.nmetadata < OTEL_GRPC_MAX_METADATA; i++)
+	{
+		if (auth_line != NULL && uh->is_authentication[i])
+			continue;
+		req.metadata[req.nmetadata++] = uh->lines[i];
+	}
+
+	/* big (the response message): not on the stack */
+	res = grpc != NULL ? grpc : palloc(sizeof(OtelGrpcResult));
+	(void) otel_grpc_call(&req, res);
+
+	if (auth_line != NULL)
+	{
+		explicit_bzero(auth_line, strlen(auth_line));
+		pfree(auth_line);
+	}
+
+	r->http_status = res->http.status;
+	r->bytes_sent = (res->http.status != 0) ? p->body.len : 0;
+	if (res->code == OTEL_GRPC_OK)
+	{
+		r->outcome = OTEL_SEND_OK;
+		if (res->response_complete)
+			read_partial_success(p, res->response, res->response_len, r);
+	}
+	else
+	{
+		r->outcome = otel_grpc_retryable(res) ? OTEL_SEND_RETRY : OTEL_SEND_DROP;
+		r->retry_after_ms = res->retry_delay_ms;
+		otel_mask_url(url, masked, sizeof(masked));
+		snprintf(r->error, sizeof(r->error), "%s (gRPC %s)", res->error, masked);
+	}
+	if (res != grpc)
+		pfree(res);
+}
+
+/*
+ * Prometheus remote write 1.0: snappy-compressed WriteRequest over HTTP/1.1
+ * (transport.c forces 1.1, which Alibaba Cloud's endpoint requires), with a
+ * bearer token or Basic authentication (AccessKey id and secret) when set.
+ */
+static void
+send_prom_rw(OtelPayload *p, OtelSendResult *r, bool diag,
+			 OtelHttpResult *http)
+{
+	const char *url = otel_exporter_endpoint(p->sig);
+	OtelHttpRequest req;
+	OtelHttpResult res;
+	char	   *auth_line = NULL;
+	bool		ok;
+
+	if (url == NULL || p->dest != otel_exporter_dest(p->sig))
+	{
+		r->outcome = OTEL_SEND_DROP;
+		snprintf(r->error, sizeof(r->error),
+				 "no Prometheus remote write URL is configured any more");
+		return;
+	}
+
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.body = p->body.data;
+	req.body_len = p->body.len;
+	req.timeout_ms = otel_export_timeout_ms;
+	req.ca_file = otel_tls_ca_file;
+	req.verify_tls = otel_tls_verify;
+	req.interruptible = diag;
+	req.fresh_connection = diag;
+
+	req.headers[req.nheaders++] = "Content-Type: " OTLP_PROTOBUF_TYPE;
+	if (p->codec == OTEL_CODEC_SNAPPY)
+		req.headers[req.nheaders++] = "Content-Encoding: snappy";
+	req.headers[req.nheaders++] = "X-Prometheus-Remote-Write-Version: 0.1.0";
+
+	if (otel_prometheus_bearer_token != NULL && otel_prometheus_bearer_token[0] != '\0')
+		auth_line = psprintf("Authorization: Bearer %s", otel_prometheus_bearer_token);
+	else if (otel_prometheus_username != NULL && otel_prometheus_username[0] != '\0')
+	{
+		char	   *cred = psprintf("%s:%s", otel_prometheus_username,
+									otel_prometheus_password ? otel_prometheus_password : "");
+		int			clen = strlen(cred);
+		int			blen = pg_b64_enc_len(clen);
+		char	   *b64 = palloc(blen + 1);
+		int			n = pg_b64_encode(cred, clen, b64, blen);
+
+		if (n >= 0)
+		{
+			b64[n] = '\0';
+			auth_line = psprintf("Authorization: Basic %s", b64);
+		}
+		explicit_bzero(cred, clen);
+		explicit_bzero(b64, blen + 1);
+		pfree(cred);
+		pfree(b64);
+	}
+	if (auth_line != NULL)
+	{
+		if (strpbrk(auth_line, "\r\n") != NULL)
+		{
+			explicit_bzero(auth_line, strlen(auth_line));
+			pfree(auth_line);
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error),
+					 "a Prometheus credential setting contains a line break");
+			return;
+		}
+		req.headers[req.nheaders++] = auth_line;
+	}
+
+	ok = otel_http_post(&req, &res);
+
+	if (auth_line != NULL)
+	{
+		explicit_bzero(auth_line, strlen(auth_line));
+		pfree(auth_line);
+	}
+
+	finish_http(p, url, &res, ok, r);
+	if (http != NULL)
+		memcpy(http, &res, sizeof(res));
+}
+
 static void
 send_file(OtelPayload *p, OtelSendResult *r)
 {
@@ -535,7 +915,7 @@ send_file(OtelPayload *p, OtelSendResult *r)
 
 static void
 send_payload(OtelPayload *p, OtelSendResult *r, bool diag,
-			 OtelHttpResult *http)
+			 OtelHttpResult *http, OtelGrpcResult *grpc)
 {
 	memset(r, 0, sizeof(*r));
 	r->retry_after_ms = -1;
@@ -556,7 +936,30 @@ send_payload(OtelPayload *p, OtelSendResult *r, bool diag,
 			send_file(p, r);
 			return;
 		case OTEL_DEST_OTLP_HTTP:
+		case OTEL_DEST_OTLP_JSON:
 			send_otlp_http(p, r, diag, http);
+			return;
+		case OTEL_DEST_OTLP_GRPC:
+			if (http != NULL && grpc == NULL)
+			{
+				OtelGrpcResult *g = palloc(sizeof(OtelGrpcResult));
+
+				send_otlp_grpc(p, r, diag, g);
+				memcpy(http, &g->http, sizeof(*http));
+				pfree(g);
+			}
+			else
+			{
+				send_otlp_grpc(p, r, diag, grpc);
+				if (http != NULL && grpc != NULL)
+					memcpy(http, &grpc->http, sizeof(*http));
+			}
+			return;
+		case OTEL_DEST_SLS:
+			otel_sls_send(p, r, diag, http);
+			return;
+		case OTEL_DEST_PROM_RW:
+			send_prom_rw(p, r, diag, http);
 			return;
 	}
 	r->outcome = OTEL_SEND_DROP;
@@ -567,12 +970,24 @@ send_payload(OtelPayload *p, OtelSendResult *r, bool diag,
 void
 otel_exporter_send(OtelPayload *p, OtelSendResult *r)
 {
-	send_payload(p, r, false, NULL);
+	send_payload(p, r, false, NULL, NULL);
 }
 
 void
 otel_exporter_send_diag(OtelPayload *p, OtelSendResult *r,
 						struct OtelHttpResult *http)
 {
-	send_payload(p, r, true, http);
+	send_payload(p, r, true, http, NULL);
+}
+
+void
+otel_exporter_send_diag_grpc(OtelPayload *p, OtelSendResult *r,
+							 struct OtelGrpcResult *grpc)
+{
+	memset(grpc, 0, offsetof(OtelGrpcResult, response));
+	grpc->code = OTEL_GRPC_UNKNOWN;
+	grpc->retry_delay_ms = -1;
+	grpc->http.retry_after_ms = -1;
+	grpc->response_len = 0;
+	send_payload(p, r, true, NULL, grpc);
 }

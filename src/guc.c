@@ -34,6 +34,9 @@ char	   *otel_tracestate = NULL;
 char	   *otel_traces_endpoint = NULL;
 char	   *otel_arms_token = NULL;
 char	   *otel_headers = NULL;
+int			otel_traces_protocol = OTEL_OTLP_HTTP_PROTOBUF;
+int			otel_logs_protocol = OTEL_OTLP_HTTP_PROTOBUF;
+int			otel_metrics_protocol = OTEL_OTLP_HTTP_PROTOBUF;
 
 int			otel_compression = OTEL_COMPRESSION_GZIP;
 int			otel_export_timeout_ms = 10000;
@@ -47,6 +50,37 @@ int			otel_file_max_size_mb = 100;
 
 int			otel_buffer_size_mb = 16;
 int			otel_logs_buffer_size_mb = 4;
+
+int			otel_logs_exporter = OTEL_LOGS_EXPORTER_FILE;
+char	   *otel_logs_endpoint = NULL;
+int			otel_logs_batch_size = 1024;
+int			otel_logs_export_interval_ms = 2000;
+bool		otel_logs_warn_on_drop = false;
+bool		otel_capture_server_log = false;
+int			otel_capture_server_log_min_level = WARNING;
+char	   *otel_sls_endpoint = NULL;
+char	   *otel_sls_project = NULL;
+char	   *otel_sls_logstore = NULL;
+char	   *otel_sls_topic = NULL;
+char	   *otel_sls_access_key_id = NULL;
+char	   *otel_sls_access_key_secret = NULL;
+char	   *otel_sls_security_token = NULL;
+int			otel_sls_compression = OTEL_SLS_COMPRESSION_LZ4;
+int			otel_sls_signature_version = OTEL_SLS_SIGNATURE_V1;
+char	   *otel_sls_region = NULL;
+
+int			otel_metrics_exporter = OTEL_METRICS_EXPORTER_PROMETHEUS;
+char	   *otel_prometheus_remote_write_url = NULL;
+char	   *otel_prometheus_username = NULL;
+char	   *otel_prometheus_password = NULL;
+char	   *otel_prometheus_bearer_token = NULL;
+char	   *otel_metrics_endpoint = NULL;
+int			otel_metrics_export_interval_ms = 15000;
+int			otel_series_overflow = OTEL_SERIES_OVERFLOW_ERROR;
+char	   *otel_metrics_listen_address = NULL;
+char	   *otel_builtin_metrics = NULL;
+int			otel_builtin_metrics_mask = OTEL_BUILTIN_QUERY | OTEL_BUILTIN_DATABASE | OTEL_BUILTIN_EXPORTER;
+int			otel_max_series = 5000;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", OTEL_TRACK_NONE, false},
@@ -67,6 +101,65 @@ static const struct config_enum_entry semconv_options[] = {
 static const struct config_enum_entry compression_options[] = {
 	{"gzip", OTEL_COMPRESSION_GZIP, false},
 	{"none", OTEL_COMPRESSION_NONE, false},
+	{NULL, 0, false}
+};
+
+/* the values of OTEL_EXPORTER_OTLP_PROTOCOL */
+static const struct config_enum_entry otlp_protocol_options[] = {
+	{"http/protobuf", OTEL_OTLP_HTTP_PROTOBUF, false},
+	{"http/json", OTEL_OTLP_HTTP_JSON, false},
+	{"grpc", OTEL_OTLP_GRPC, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry logs_exporter_options[] = {
+	{"sls", OTEL_LOGS_EXPORTER_SLS, false},
+	{"otlp", OTEL_LOGS_EXPORTER_OTLP, false},
+	{"file", OTEL_LOGS_EXPORTER_FILE, false},
+	{"none", OTEL_LOGS_EXPORTER_NONE, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry sls_compression_options[] = {
+	{"lz4", OTEL_SLS_COMPRESSION_LZ4, false},
+	{"none", OTEL_SLS_COMPRESSION_NONE, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry sls_signature_options[] = {
+	{"v1", OTEL_SLS_SIGNATURE_V1, false},
+	{"v4", OTEL_SLS_SIGNATURE_V4, false},
+	{NULL, 0, false}
+};
+
+/* server log levels, as log_min_messages spells them */
+static const struct config_enum_entry server_log_level_options[] = {
+	{"debug5", DEBUG5, false},
+	{"debug4", DEBUG4, false},
+	{"debug3", DEBUG3, false},
+	{"debug2", DEBUG2, false},
+	{"debug1", DEBUG1, false},
+	{"debug", DEBUG2, true},
+	{"info", INFO, false},
+	{"notice", NOTICE, false},
+	{"warning", WARNING, false},
+	{"error", ERROR, false},
+	{"log", LOG, false},
+	{"fatal", FATAL, false},
+	{"panic", PANIC, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry metrics_exporter_options[] = {
+	{"prometheus", OTEL_METRICS_EXPORTER_PROMETHEUS, false},
+	{"otlp", OTEL_METRICS_EXPORTER_OTLP, false},
+	{"none", OTEL_METRICS_EXPORTER_NONE, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry series_overflow_options[] = {
+	{"error", OTEL_SERIES_OVERFLOW_ERROR, false},
+	{"drop", OTEL_SERIES_OVERFLOW_DROP, false},
 	{NULL, 0, false}
 };
 
@@ -160,6 +253,198 @@ check_header_value(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * SLS endpoint: a host name such as cn-hangzhou.log.aliyuncs.com (HTTPS), or
+ * http(s)://host[:port] taken as given; no path, no user information.
+ */
+static bool
+check_sls_endpoint(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *p;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	p = v;
+	if (pg_strncasecmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (pg_strncasecmp(p, "https://", 8) == 0)
+		p += 8;
+	else if (strstr(p, "://") != NULL)
+	{
+		GUC_check_errdetail("Only the http and https schemes are supported.");
+		return false;
+	}
+	if (*p == '\0' || *p == '.' || *p == '-')
+	{
+		GUC_check_errdetail("The endpoint has no host name.");
+		GUC_check_errhint("For example cn-hangzhou.log.aliyuncs.com, or http://localhost:8080 for a local test endpoint.");
+		return false;
+	}
+	for (; *p && *p != ':' && *p != '/'; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+		{
+			GUC_check_errdetail("The host name may only contain letters, digits, dots and hyphens.");
+			GUC_check_errhint("Give the region endpoint without project, path or credentials, for example cn-hangzhou.log.aliyuncs.com.");
+			return false;
+		}
+	}
+	if (*p == ':')
+	{
+		int			digits = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+		if (digits == 0 || digits > 5)
+		{
+			GUC_check_errdetail("The port is not a number.");
+			return false;
+		}
+	}
+	if (*p == '/')
+		p++;
+	if (*p != '\0')
+	{
+		GUC_check_errdetail("The endpoint must not contain a path or query.");
+		GUC_check_errhint("The project goes in otel_aliyun.sls_project and the logstore in otel_aliyun.sls_logstore; the request path is built from them.");
+		return false;
+	}
+	return true;
+}
+
+/* Characters allowed in an SLS project (a host name label) or logstore. */
+static bool
+check_sls_name(const char *v, bool is_project)
+{
+	Size		len = strlen(v);
+
+	if (len > 63)
+		return false;
+	for (const char *p = v; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
+			continue;
+		if (!is_project && (*p == '_' || (*p >= 'A' && *p <= 'Z')))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_sls_project(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (!check_sls_name(*newval, true) || (*newval)[0] == '-')
+	{
+		GUC_check_errdetail("An SLS project name has at most 63 characters: lowercase letters, digits and hyphens, not starting with a hyphen.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_sls_logstore(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (!check_sls_name(*newval, false))
+	{
+		GUC_check_errdetail("An SLS logstore name has at most 63 characters: letters, digits, hyphens and underscores.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * otel_aliyun.builtin_metrics: a comma-separated list of groups (query,
+ * database, exporter), "all", or "none" / empty.  The bit mask travels to
+ * the assign hook in *extra.
+ */
+static bool
+check_builtin_metrics(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval ? *newval : "";
+	int			mask = 0;
+	int		   *res;
+
+	while (*p)
+	{
+		const char *start;
+		Size		len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		start = p;
+		while (*p && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		len = p - start;
+		if (len == 0)
+			continue;
+		if (len == 5 && pg_strncasecmp(start, "query", 5) == 0)
+			mask |= OTEL_BUILTIN_QUERY;
+		else if (len == 8 && pg_strncasecmp(start, "database", 8) == 0)
+			mask |= OTEL_BUILTIN_DATABASE;
+		else if (len == 8 && pg_strncasecmp(start, "exporter", 8) == 0)
+			mask |= OTEL_BUILTIN_EXPORTER;
+		else if (len == 3 && pg_strncasecmp(start, "all", 3) == 0)
+			mask |= OTEL_BUILTIN_QUERY | OTEL_BUILTIN_DATABASE | OTEL_BUILTIN_EXPORTER;
+		else if (len == 4 && pg_strncasecmp(start, "none", 4) == 0)
+			continue;
+		else
+		{
+			GUC_check_errdetail("Unknown built-in metric group \"%.*s\".", (int) Min(len, 64), start);
+			GUC_check_errhint("Use a comma-separated list of query, database and exporter, or all, or none.");
+			return false;
+		}
+	}
+	res = (int *) malloc(sizeof(int));
+	if (res == NULL)
+		return false;
+	*res = mask;
+	*extra = res;
+	return true;
+}
+
+static void
+assign_builtin_metrics(const char *newval, void *extra)
+{
+	otel_builtin_metrics_mask = *(int *) extra;
+}
+
+/* otel_aliyun.metrics_listen_address: host:port or [ipv6]:port, or empty */
+static bool
+check_listen_address(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *colon;
+	long		port;
+	char	   *end;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	colon = strrchr(v, ':');
+	if (colon == NULL || colon == v ||
+		(v[0] == '[' && colon[-1] != ']') ||
+		(v[0] != '[' && memchr(v, ':', colon - v) != NULL))
+	{
+		GUC_check_errdetail("The address must be host:port, or [address]:port for IPv6.");
+		GUC_check_errhint("For example 127.0.0.1:9187.");
+		return false;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 1 || port > 65535)
+	{
+		GUC_check_errdetail("The port must be a number between 1 and 65535.");
+		return false;
+	}
+	return true;
+}
+
 void
 otel_define_gucs(void)
 {
@@ -224,6 +509,11 @@ otel_define_gucs(void)
 							   "OTLP/HTTP traces URL (ARMS or any collector). Empty: write OTLP/JSON files under the data directory.",
 							   NULL, &otel_traces_endpoint, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, check_url, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.traces_protocol",
+							 "How spans travel to otel_aliyun.traces_endpoint: http/protobuf, http/json or grpc.",
+							 "For grpc the endpoint is http://host:port (plain text) or https://host:port (TLS), e.g. ARMS on port 8090 or SLS on port 10010.",
+							 &otel_traces_protocol, OTEL_OTLP_HTTP_PROTOBUF, otlp_protocol_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("otel_aliyun.arms_token",
 							   "ARMS token, sent as the Authentication header.",
 							   NULL, &otel_arms_token, "",
@@ -279,6 +569,143 @@ otel_define_gucs(void)
 							"Shared memory for log records waiting to be exported.",
 							NULL, &otel_logs_buffer_size_mb, 4, 1, 4096,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+
+	/* ---- logs ---- */
+	DefineCustomEnumVariable("otel_aliyun.logs_exporter",
+							 "Where log records go: sls (PutLogs), otlp (OTLP/HTTP), file (OTLP/JSON lines under the data directory) or none.",
+							 NULL, &otel_logs_exporter, OTEL_LOGS_EXPORTER_FILE, logs_exporter_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.logs_endpoint",
+							   "OTLP/HTTP logs URL (e.g. http://collector:4318/v1/logs), used when logs_exporter = otlp.",
+							   NULL, &otel_logs_endpoint, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, check_url, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.logs_protocol",
+							 "How log records travel to otel_aliyun.logs_endpoint when logs_exporter = otlp: http/protobuf, http/json or grpc.",
+							 "For grpc the endpoint is http://host:port (plain text) or https://host:port (TLS).",
+							 &otel_logs_protocol, OTEL_OTLP_HTTP_PROTOBUF, otlp_protocol_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("otel_aliyun.logs_batch_size",
+							"Most log records in one export request (SLS accepts at most 4096).",
+							NULL, &otel_logs_batch_size, 1024, 1, 4096,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("otel_aliyun.logs_export_interval_ms",
+							"Longest time a log record waits in the buffer before it is exported.",
+							NULL, &otel_logs_export_interval_ms, 2000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("otel_aliyun.logs_warn_on_drop",
+							 "Raises a WARNING when otel_aliyun.log() finds the log buffer full (the record is dropped and counted either way).",
+							 NULL, &otel_logs_warn_on_drop, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("otel_aliyun.capture_server_log",
+							 "Copies the server's own log messages into the log records exported.",
+							 NULL, &otel_capture_server_log, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.capture_server_log_min_level",
+							 "Least severe server log message captured (same order as log_min_messages).",
+							 "Only messages that also pass log_min_messages reach the capture.",
+							 &otel_capture_server_log_min_level, WARNING, server_log_level_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("otel_aliyun.sls_endpoint",
+							   "SLS endpoint: a region host such as cn-hangzhou.log.aliyuncs.com (HTTPS), or a URL with scheme and port taken as given.",
+							   NULL, &otel_sls_endpoint, "",
+							   PGC_SIGHUP, 0, check_sls_endpoint, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_project",
+							   "SLS project that receives the logs.",
+							   NULL, &otel_sls_project, "",
+							   PGC_SIGHUP, 0, check_sls_project, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_logstore",
+							   "SLS logstore that receives the logs.",
+							   NULL, &otel_sls_logstore, "",
+							   PGC_SIGHUP, 0, check_sls_logstore, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_topic",
+							   "Topic of the log groups sent to SLS (empty: none).",
+							   NULL, &otel_sls_topic, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_access_key_id",
+							   "AccessKey ID that signs SLS requests.",
+							   NULL, &otel_sls_access_key_id, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   check_header_value, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_access_key_secret",
+							   "AccessKey secret that signs SLS requests.",
+							   NULL, &otel_sls_access_key_secret, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   check_header_value, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_security_token",
+							   "STS security token going with a temporary AccessKey (sent as x-acs-security-token).",
+							   NULL, &otel_sls_security_token, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   check_header_value, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.sls_compression",
+							 "Compression of SLS PutLogs bodies: lz4 or none.",
+							 NULL, &otel_sls_compression, OTEL_SLS_COMPRESSION_LZ4, sls_compression_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.sls_signature_version",
+							 "SLS request signature: v1 (hmac-sha1) or v4 (SLS4-HMAC-SHA256, needs the region).",
+							 NULL, &otel_sls_signature_version, OTEL_SLS_SIGNATURE_V1, sls_signature_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.sls_region",
+							   "Region for v4 signatures, e.g. cn-hangzhou (empty: otel_aliyun.cloud_region, else taken from the endpoint host).",
+							   NULL, &otel_sls_region, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	/* ---- metrics ---- */
+	DefineCustomEnumVariable("otel_aliyun.metrics_exporter",
+							 "Where metrics are pushed: prometheus (remote write), otlp (OTLP/HTTP) or none.",
+							 "With prometheus and no otel_aliyun.prometheus_remote_write_url nothing is pushed; metrics are still aggregated, shown in otel_aliyun.metrics and served by the pull endpoint.",
+							 &otel_metrics_exporter, OTEL_METRICS_EXPORTER_PROMETHEUS, metrics_exporter_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.prometheus_remote_write_url",
+							   "Prometheus remote write URL (e.g. Alibaba Cloud Managed Service for Prometheus .../api/v3/write).",
+							   NULL, &otel_prometheus_remote_write_url, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, check_url, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.prometheus_username",
+							   "User name for Basic authentication to the remote write URL (e.g. an AccessKey ID).",
+							   NULL, &otel_prometheus_username, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   check_header_value, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.prometheus_password",
+							   "Password for Basic authentication to the remote write URL (e.g. an AccessKey secret).",
+							   NULL, &otel_prometheus_password, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   check_header_value, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.prometheus_bearer_token",
+							   "Bearer token for the remote write URL (used instead of Basic authentication when set).",
+							   NULL, &otel_prometheus_bearer_token, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   check_header_value, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.metrics_endpoint",
+							   "OTLP/HTTP metrics URL (e.g. http://collector:4318/v1/metrics), used when metrics_exporter = otlp.",
+							   NULL, &otel_metrics_endpoint, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, check_url, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.metrics_protocol",
+							 "How metrics travel to otel_aliyun.metrics_endpoint when metrics_exporter = otlp: http/protobuf, http/json or grpc.",
+							 "For grpc the endpoint is http://host:port (plain text) or https://host:port (TLS).",
+							 &otel_metrics_protocol, OTEL_OTLP_HTTP_PROTOBUF, otlp_protocol_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("otel_aliyun.metrics_export_interval_ms",
+							"Time between two pushes of every metric series.",
+							NULL, &otel_metrics_export_interval_ms, 15000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomEnumVariable("otel_aliyun.metrics_overflow",
+							 "What recording a new series past otel_aliyun.max_series does: error, or drop (counted).",
+							 "Built-in metrics always drop and count.",
+							 &otel_series_overflow, OTEL_SERIES_OVERFLOW_ERROR, series_overflow_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.metrics_listen_address",
+							   "host:port on which the export worker serves GET /metrics in the Prometheus text format (empty: off).",
+							   NULL, &otel_metrics_listen_address, "",
+							   PGC_SIGHUP, 0, check_listen_address, NULL, NULL);
+	DefineCustomStringVariable("otel_aliyun.builtin_metrics",
+							   "Built-in metric groups recorded: query, database, exporter (comma-separated), all or none.",
+							   NULL, &otel_builtin_metrics, "query,database,exporter",
+							   PGC_SIGHUP, GUC_LIST_INPUT, check_builtin_metrics,
+							   assign_builtin_metrics, NULL);
+	DefineCustomIntVariable("otel_aliyun.max_series",
+							"Most metric series kept in shared memory.",
+							NULL, &otel_max_series, 5000, 10, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("otel_aliyun");
 }

@@ -59,6 +59,7 @@
 #include "buffer.h"
 #include "guc.h"
 #include "hooks.h"
+#include "metrics_builtin.h"
 #include "query_text.h"
 #include "record.h"
 #include "stats.h"
@@ -89,6 +90,7 @@ typedef struct OtelStmt
 	uint8		exec_span_id[8];
 	int			tracestate_len;
 	int64		start_ns;
+	int64		metric_start_ns;	/* top level, query metric on: start */
 	int64		exec_start_ns;
 	double		plan_ms;
 	const char *operation;		/* static or cache memory */
@@ -486,6 +488,9 @@ stmt_open(int level, const char *text)
 			if (!conn_info_done)
 				conn_info_init();
 		}
+		/* the query duration metric counts every top-level statement */
+		if (level == 0 && otel_metrics_query_enabled())
+			st->metric_start_ns = st->sampled ? st->start_ns : otel_now_ns();
 		return st;
 	}
 	return NULL;
@@ -510,10 +515,32 @@ stmt_pending(int level)
 	return NULL;
 }
 
+/*
+ * Record a top-level statement's duration in the built-in query metric
+ * (metrics_builtin.h), once, whether it was sampled or not.
+ */
+static void
+stmt_metric(OtelStmt *st, const ErrorData *edata, bool aborted)
+{
+	const char *op;
+
+	if (st->metric_start_ns == 0)
+		return;
+	op = st->operation;
+	if ((op == NULL || op[0] == '\0') && st->qi)
+		op = st->qi->operation;
+	otel_metrics_query_done(op, edata ? edata->sqlerrcode : (aborted ? -1 : 0),
+							st->metric_start_ns, otel_now_ns());
+	st->metric_start_ns = 0;
+}
+
 static void
 stmt_free(OtelStmt *st)
 {
 	int			idx = st - stmts;
+
+	/* a statement ending without stmt_close() ended well */
+	stmt_metric(st, NULL, false);
 
 	for (int l = 0; l < MAX_STMTS; l++)
 		if (running[l] == idx)
@@ -734,6 +761,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 	BufferUsage bu = st->bufusage;
 	WalUsage	wu = st->walusage;
 
+	stmt_metric(st, edata, edata == NULL && abort_msg != NULL);
 	if (!st->sampled)
 	{
 		stmt_free(st);
@@ -1317,8 +1345,13 @@ error_span_without_stmt(ErrorData *edata)
 	st = stmt_open(0, src);
 	if (st == NULL)
 		return;
+	/* it started with the statement, not now */
+	if (st->metric_start_ns != 0)
+		st->metric_start_ns = Min(timestamptz_to_unix_ns(GetCurrentStatementStartTimestamp()),
+								  otel_now_ns());
 	if (!st->sampled)
 	{
+		stmt_metric(st, edata, false);
 		stmt_free(st);
 		return;
 	}
@@ -1401,8 +1434,21 @@ static OtelStmt *
 innermost_running(void)
 {
 	int			idx = enclosing_stmt(Min(nesting_level, MAX_STMTS));
+	OtelStmt   *failed = NULL;
 
-	return idx >= 0 ? &stmts[idx] : NULL;
+	if (idx >= 0)
+		return &stmts[idx];
+
+	/*
+	 * While an error is being reported the executor has unwound, but the
+	 * statements it went through are still open, marked failed: the
+	 * deepest one is where the error happened.
+	 */
+	for (int i = 0; i < stmts_hi; i++)
+		if (stmts[i].in_use && stmts[i].failed &&
+			(failed == NULL || stmts[i].level > failed->level))
+			failed = &stmts[i];
+	return failed;
 }
 
 bool

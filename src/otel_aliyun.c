@@ -24,6 +24,9 @@
 #include "buffer.h"
 #include "guc.h"
 #include "hooks.h"
+#include "log_capture.h"
+#include "metrics_builtin.h"
+#include "metrics_store.h"
 #include "otel_aliyun.h"
 #include "stats.h"
 #include "worker.h"
@@ -54,6 +57,9 @@ otel_shmem_request(void)
 	RequestAddinShmemSpace(otel_stats_shmem_size());
 	RequestAddinShmemSpace(otel_buffer_shmem_size());
 	RequestAddinShmemSpace(otel_worker_shmem_size());
+	RequestAddinShmemSpace(otel_metrics_shmem_size());
+	RequestAddinShmemSpace(otel_metrics_collector_shmem_size());
+	otel_metrics_shmem_request();
 }
 
 static void
@@ -65,6 +71,8 @@ otel_shmem_startup(void)
 	otel_stats_shmem_init();
 	otel_buffer_shmem_init();
 	otel_worker_shmem_init();
+	otel_metrics_shmem_init();
+	otel_metrics_collector_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -101,7 +109,11 @@ _PG_init(void)
 	shmem_startup_hook = otel_shmem_startup;
 
 	otel_hooks_install();
+	/* server-log capture: after the span hook, so it runs before it */
+	otel_log_capture_install();
 	otel_worker_register();
+	/* database metrics: a second worker, see metrics_builtin.c */
+	otel_metrics_collector_register();
 	/* last: must run before our other emit_log_hooks */
 	otel_guc_install_log_mask();
 }

@@ -39,21 +39,6 @@ require_preload(void)
 				 errhint("Add otel_aliyun to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
-static const char *
-dest_name(OtelSignal sig)
-{
-	switch (otel_exporter_dest(sig))
-	{
-		case OTEL_DEST_FILE:
-			return "file";
-		case OTEL_DEST_OTLP_HTTP:
-			return "otlp_http";
-		case OTEL_DEST_NONE:
-		default:
-			return "none";
-	}
-}
-
 Datum
 otel_aliyun_stats(PG_FUNCTION_ARGS)
 {
@@ -104,7 +89,7 @@ otel_aliyun_stats(PG_FUNCTION_ARGS)
 			values[i++] = TimestampTzGetDatum(last_success);
 		else
 			nulls[i++] = true;
-		values[i++] = CStringGetTextDatum(dest_name(s));
+		values[i++] = CStringGetTextDatum(otel_dest_name(otel_exporter_dest(s)));
 		Assert(i == STATS_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

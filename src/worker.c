@@ -41,6 +41,9 @@
 
 #include "buffer.h"
 #include "exporter.h"
+#include "metrics_builtin.h"
+#include "metrics_store.h"
+#include "prom_http.h"
 #include "guc.h"
 #include "resource.h"
 #include "stats.h"
@@ -52,6 +55,8 @@
 #define ERROR_LOG_INTERVAL_MS 60000
 /* hard bounds on one batch, whatever the GUC says */
 #define BATCH_MAX_BYTES		(8 * 1024 * 1024)
+/* how long a flush waits for fresh database metrics */
+#define COLLECT_WAIT_MS		2000
 
 typedef struct OtelWorkerShared
 {
@@ -232,8 +237,8 @@ backoff_sleep(long ms)
 
 		if (left <= 0)
 			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+		/* the pull endpoint keeps answering while pushes back off */
+		(void) otel_prom_http_wait(left);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		reload_if_needed();
@@ -317,9 +322,13 @@ deliver(OtelPayload *p)
 static bool
 export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 {
-	int			batch = Min(otel_max_export_batch_size, refs_size);
+	int			batch,
+				interval;
 	bool		all_ok = true;
 	OtelDestKind dest = otel_exporter_dest(sig);
+
+	otel_exporter_batch_policy(sig, &batch, &interval);
+	batch = Max(1, Min(batch, refs_size));
 
 	for (;;)
 	{
@@ -334,7 +343,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 			break;
 		if (n < batch && !force &&
 			!TimestampDifferenceExceeds(last_export[sig], GetCurrentTimestamp(),
-										otel_export_interval_ms))
+										interval))
 			break;
 
 		if (dest == OTEL_DEST_NONE)
@@ -369,6 +378,78 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 	return all_ok;
 }
 
+/*
+ * Metrics are not in a ring: every metrics interval (or when forced) the
+ * whole store is snapshotted and sent in parts of at most the batch size
+ * (series), each through deliver() like any other payload.  Sample
+ * timestamps strictly increase from one snapshot to the next, so a retried
+ * part is an exact duplicate and never out of order.
+ */
+static TimestampTz last_metrics_export = 0;
+static int64 last_metrics_ms = 0;
+
+static bool
+export_metrics(bool force, TimestampTz deadline)
+{
+	int			batch,
+				interval;
+	bool		ok = true;
+	OtelMetricsSnapshot *snap;
+	MemoryContext old;
+	int64		ms;
+
+	otel_exporter_batch_policy(OTEL_SIGNAL_METRICS, &batch, &interval);
+	if (!force && last_metrics_export != 0 &&
+		!TimestampDifferenceExceeds(last_metrics_export, GetCurrentTimestamp(),
+									interval))
+		return true;
+	last_metrics_export = GetCurrentTimestamp();
+	if (otel_exporter_dest(OTEL_SIGNAL_METRICS) == OTEL_DEST_NONE)
+		return true;
+
+	/* a flush exports fresh database statistics (not during shutdown) */
+	if (force && deadline == 0 && !shutdown_requested)
+		(void) otel_metrics_collect_now(COLLECT_WAIT_MS);
+	otel_metrics_exporter_refresh();
+	old = MemoryContextSwitchTo(batch_cxt);
+	snap = otel_metrics_snapshot();
+	MemoryContextSwitchTo(old);
+	if (snap == NULL)
+	{
+		MemoryContextReset(batch_cxt);
+		otel_stats_set_error(OTEL_SIGNAL_METRICS, "out of memory taking a snapshot of the metric store");
+		return false;
+	}
+	ms = snap->time_ns / 1000000;
+	if (ms <= last_metrics_ms)
+		ms = last_metrics_ms + 1;
+	last_metrics_ms = ms;
+	otel_stats_add(OTEL_SIGNAL_METRICS, OTEL_STAT_PRODUCED, snap->nseries);
+
+	for (int from = 0; from < snap->nseries; from += Max(batch, 1))
+	{
+		OtelPayload payload;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(batch_cxt);
+		otel_exporter_encode_metrics(snap, from, from + Max(batch, 1),
+									 ms * 1000000, &payload);
+		MemoryContextSwitchTo(old);
+		if (payload.dest == OTEL_DEST_NONE)
+			break;
+		if (payload.nrecords > 0 && !deliver(&payload))
+			ok = false;
+		pfree(payload.body.data);
+		if (deadline != 0 && GetCurrentTimestamp() >= deadline)
+		{
+			ok = false;
+			break;
+		}
+	}
+	MemoryContextReset(batch_cxt);
+	return ok;
+}
+
 static bool
 export_all(bool force, TimestampTz deadline)
 {
@@ -385,6 +466,8 @@ export_all(bool force, TimestampTz deadline)
 		if (!export_signal(s, force, deadline))
 			ok = false;
 	}
+	if (!export_metrics(force, deadline))
+		ok = false;
 	return ok;
 }
 
@@ -441,9 +524,8 @@ otel_worker_main(Datum arg)
 		answer_flush();
 		(void) export_all(false, 0);
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(10, Min(otel_export_interval_ms, 1000)),
-						 PG_WAIT_EXTENSION);
+		/* also answers scrapes of the pull endpoint (prom_http.c) */
+		(void) otel_prom_http_wait(Max(10, Min(otel_export_interval_ms, 1000)));
 	}
 
 	/* last bounded flush: one attempt per batch, a few seconds at most */

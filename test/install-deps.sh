@@ -9,7 +9,7 @@ PKGS=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libprotobuf-c-dev protobuf-c-compiler
-	libcurl4-openssl-dev libssl-dev liblz4-dev libsnappy-dev zlib1g-dev libkrb5-dev
+	libcurl4-openssl-dev libssl-dev liblz4-dev libsnappy-dev zlib1g-dev libdeflate-dev libkrb5-dev
 	# tests: TAP harness, receivers with decoders that are not ours
 	libipc-run-perl libtest-simple-perl libjson-pp-perl
 	python3 python3-protobuf protobuf-compiler python3-lz4 python3-snappy
