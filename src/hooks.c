@@ -112,6 +112,12 @@ typedef struct QueryInfo
 	char	   *summary;
 	char	   *operation;
 	char	   *collection;		/* NULL: not looked up yet; "": none */
+	/* encoded attributes of this query id (see query_attrs) */
+	char	   *attrs;
+	uint32		attrs_len;
+	int			attrs_semconv;
+	const char *attrs_op;
+	bool		transient;		/* raw text: rebuilt per statement, not cached */
 } QueryInfo;
 
 static planner_hook_type prev_planner_hook = NULL;
@@ -146,6 +152,17 @@ static Oid	ns_user = InvalidOid;
 static char *ns_schema = NULL;
 static Oid	user_cached = InvalidOid;
 static char *user_name = NULL;
+
+/*
+ * The encoded attributes that stay the same for the whole session (database,
+ * schema, addresses, role, application_name, pid), copied into every
+ * statement span in one piece; rebuilt when one of them changes.
+ */
+static char sess_attrs[2048];
+static Size sess_attrs_len = 0;
+static bool sess_attrs_valid = false;
+static int	sess_attrs_semconv = 0;
+static char sess_appname[NAMEDATALEN];
 
 /* otel_aliyun.traceparent parse cache, keyed by the settings' text */
 static char guc_ctx_src[OTEL_TRACEPARENT_LEN + 2];
@@ -290,6 +307,10 @@ query_cache_add(uint64 query_id, const char *source, int location, int len,
 	qi->summary = otel_query_summary(qi->text, qi->text_len);
 	qi->operation = otel_query_operation(qi->text, qi->text_len);
 	qi->collection = NULL;
+	qi->attrs = NULL;
+	qi->attrs_len = 0;
+	qi->attrs_op = NULL;
+	qi->transient = false;
 	MemoryContextSwitchTo(old);
 	return qi;
 }
@@ -302,6 +323,7 @@ conn_info_init(void)
 	Port	   *port = MyProcPort;
 
 	conn_info_done = true;
+	sess_attrs_valid = false;
 	if (port == NULL)
 		return;
 	if (port->laddr.addr.ss_family == AF_UNIX)
@@ -328,7 +350,10 @@ names_refresh(void)
 		return;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (db_name == NULL)
+	{
 		db_name = get_database_name(MyDatabaseId);
+		sess_attrs_valid = false;
+	}
 	if (ns_search_path == NULL || ns_user != GetUserId() ||
 		strcmp(ns_search_path, namespace_search_path) != 0)
 	{
@@ -343,6 +368,7 @@ names_refresh(void)
 		ns_schema = schema;
 		ns_user = GetUserId();
 		list_free(path);
+		sess_attrs_valid = false;
 	}
 	if (user_cached != GetUserId())
 	{
@@ -352,6 +378,7 @@ names_refresh(void)
 			pfree(user_name);
 		user_name = u;
 		user_cached = GetUserId();
+		sess_attrs_valid = false;
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -598,11 +625,10 @@ add_blocks(OtelRecBuf *b, const BufferUsage *bu, const WalUsage *wu)
 #undef NZ
 }
 
-/* attributes every statement span carries */
+/* attributes of the session: see sess_attrs */
 static void
-add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op)
+session_attrs_write(OtelRecBuf *b)
 {
-	QueryInfo  *qi = st->qi;
 	bool		stable = want_stable(),
 				old = want_old();
 
@@ -610,7 +636,6 @@ add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op)
 		otel_attr_str(b, "db.system.name", "postgresql", 10);
 	if (old)
 		otel_attr_str(b, "db.system", "postgresql", 10);
-
 	if (db_name)
 	{
 		if (stable)
@@ -626,6 +651,64 @@ add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op)
 		if (old)
 			otel_attr_str(b, "db.name", db_name, -1);
 	}
+	if (is_unix_socket)
+		otel_attr_str(b, "network.transport", "unix", 4);
+	else
+	{
+		if (server_addr[0])
+			otel_attr_str(b, "server.address", server_addr, -1);
+		otel_attr_int(b, "server.port", PostPortNumber);
+		if (client_addr[0])
+			otel_attr_str(b, "client.address", client_addr, -1);
+		if (client_port)
+			otel_attr_int(b, "client.port", client_port);
+	}
+	if (user_name)
+	{
+		if (stable)
+			otel_attr_str(b, "user.name", user_name, -1);
+		if (old)
+			otel_attr_str(b, "db.user", user_name, -1);
+	}
+	if (application_name && application_name[0])
+		otel_attr_str(b, "postgresql.application_name", application_name, -1);
+	otel_attr_int(b, "postgresql.backend_pid", MyProcPid);
+}
+
+static void
+session_attrs(OtelRecBuf *b)
+{
+	const char *app = application_name ? application_name : "";
+
+	if (!sess_attrs_valid || sess_attrs_semconv != otel_semconv ||
+		strncmp(sess_appname, app, sizeof(sess_appname)) != 0)
+	{
+		OtelRecBuf	tmp;
+
+		otel_rec_init(&tmp, sess_attrs, sizeof(sess_attrs));
+		session_attrs_write(&tmp);
+		if (tmp.overflow)
+		{
+			/* too long to keep (very long names): write them each time */
+			sess_attrs_valid = false;
+			session_attrs_write(b);
+			return;
+		}
+		sess_attrs_len = tmp.len;
+		sess_attrs_semconv = otel_semconv;
+		strlcpy(sess_appname, app, sizeof(sess_appname));
+		sess_attrs_valid = true;
+	}
+	otel_rec_append(b, sess_attrs, sess_attrs_len);
+}
+
+/* attributes of the query id: operation, table, text, summary, query id */
+static void
+query_attrs_write(OtelRecBuf *b, QueryInfo *qi, const char *op, uint64 query_id)
+{
+	bool		stable = want_stable(),
+				old = want_old();
+
 	if (op && op[0])
 	{
 		if (stable)
@@ -649,31 +732,56 @@ add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op)
 		if (stable && qi->summary && qi->summary[0])
 			otel_attr_str(b, "db.query.summary", qi->summary, -1);
 	}
+	if (query_id != 0)
+		otel_attr_int(b, "postgresql.query_id", (int64) query_id);
+}
 
-	if (is_unix_socket)
-		otel_attr_str(b, "network.transport", "unix", 4);
-	else
+/*
+ * The query-id attributes are encoded once and kept with the cached query
+ * facts; may_alloc is false on error paths, which must not allocate.
+ */
+static void
+query_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
+{
+	QueryInfo  *qi = st->qi;
+
+	if (qi == NULL || qi->transient || qi->query_id != st->query_id ||
+		st->query_id == 0 || qi->collection == NULL || query_cache_cxt == NULL)
 	{
-		if (server_addr[0])
-			otel_attr_str(b, "server.address", server_addr, -1);
-		otel_attr_int(b, "server.port", PostPortNumber);
-		if (client_addr[0])
-			otel_attr_str(b, "client.address", client_addr, -1);
-		if (client_port)
-			otel_attr_int(b, "client.port", client_port);
+		query_attrs_write(b, qi, op, st->query_id);
+		return;
 	}
-	if (user_name)
+	if (qi->attrs == NULL || qi->attrs_semconv != otel_semconv || qi->attrs_op != op)
 	{
-		if (stable)
-			otel_attr_str(b, "user.name", user_name, -1);
-		if (old)
-			otel_attr_str(b, "db.user", user_name, -1);
+		Size		mark = b->len;
+
+		if (!may_alloc)
+		{
+			query_attrs_write(b, qi, op, st->query_id);
+			return;
+		}
+		/* encode in place, then keep a copy */
+		query_attrs_write(b, qi, op, st->query_id);
+		if (b->overflow)
+			return;
+		if (qi->attrs)
+			pfree(qi->attrs);
+		qi->attrs = MemoryContextAlloc(query_cache_cxt, b->len - mark);
+		memcpy(qi->attrs, b->data + mark, b->len - mark);
+		qi->attrs_len = (uint32) (b->len - mark);
+		qi->attrs_semconv = otel_semconv;
+		qi->attrs_op = op;
+		return;
 	}
-	if (application_name && application_name[0])
-		otel_attr_str(b, "postgresql.application_name", application_name, -1);
-	if (st->query_id != 0)
-		otel_attr_int(b, "postgresql.query_id", (int64) st->query_id);
-	otel_attr_int(b, "postgresql.backend_pid", MyProcPid);
+	otel_rec_append(b, qi->attrs, qi->attrs_len);
+}
+
+/* attributes every statement span carries */
+static void
+add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
+{
+	session_attrs(b);
+	query_attrs(b, st, op, may_alloc);
 	if (st->level > 0)
 		otel_attr_int(b, "postgresql.nesting_level", st->level);
 }
@@ -798,7 +906,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 						st->tracestate, st->tracestate_len,
 						msg, msg ? Min(strlen(msg), 1024) : 0);
 	}
-	add_common_attrs(&b, st, op);
+	add_common_attrs(&b, st, op, edata == NULL && abort_msg == NULL && !in_emit_log);
 	if (rows >= 0)
 	{
 		/* rows returned to the client, or rows affected (DML, COPY, ...) */
@@ -932,6 +1040,8 @@ stmt_raw_text(OtelStmt *st, const char *source, int location, int len)
 	raw.summary = st->qi ? st->qi->summary : otel_query_summary(raw.text, raw.text_len);
 	raw.operation = st->qi ? st->qi->operation : otel_query_operation(raw.text, raw.text_len);
 	raw.collection = st->qi ? st->qi->collection : NULL;
+	raw.attrs = NULL;
+	raw.transient = true;
 	MemoryContextSwitchTo(old);
 	st->qi = &raw;
 }
@@ -1269,8 +1379,13 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 					stmt_raw_text(st, queryString, pstmt->stmt_location, pstmt->stmt_len);
 				}
 				else
+				{
 					st->qi = stmt_query_info(st->query_id, queryString,
 											 pstmt->stmt_location, pstmt->stmt_len);
+					/* a utility statement names no single collection */
+					if (st->qi && st->qi->collection == NULL)
+						st->qi->collection = "";
+				}
 				st->buf_start = pgBufferUsage;
 				st->wal_start = pgWalUsage;
 			}
