@@ -978,7 +978,11 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 			bad++;
 			continue;
 		}
-		sizes[i].size = pb_span_size(&v, &dirty);
+		/* strings made in a UTF8 database need no second check */
+		if (otel_record_flags(refs[i].data, refs[i].len) & OTEL_REC_FLAG_UTF8)
+			sizes[i].size = pb_span_size(&v, NULL);
+		else
+			sizes[i].size = pb_span_size(&v, &dirty);
 		sizes[i].state = dirty ? SPAN_DIRTY : SPAN_CLEAN;
 		ss_len += 1 + vsize(sizes[i].size) + sizes[i].size;
 		nspans++;

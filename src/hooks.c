@@ -904,7 +904,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 
 		otel_span_begin(&b, &h, name, strlen(name),
 						st->tracestate, st->tracestate_len,
-						msg, msg ? Min(strlen(msg), 1024) : 0);
+						msg, msg ? pg_mbcliplen(msg, strlen(msg), 1024) : 0);
 	}
 	add_common_attrs(&b, st, op, edata == NULL && abort_msg == NULL && !in_emit_log);
 	if (rows >= 0)

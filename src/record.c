@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include "record.h"
 
 typedef struct AttrHdr
@@ -131,6 +133,10 @@ otel_span_begin(OtelRecBuf *b, const OtelSpanHeader *h,
 	OtelRecordHeader rh = {OTEL_REC_SPAN, 1, 0};
 	OtelSpanHeader sh = *h;
 
+	/* the server checked every string it holds against its encoding */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		rh.flags |= OTEL_REC_FLAG_UTF8;
+
 	if (name == NULL)
 		name_len = 0;
 	if (tracestate == NULL)
@@ -208,6 +214,17 @@ otel_record_type(const char *data, uint32 len)
 		return 0;
 	memcpy(&rh, data, sizeof(rh));
 	return (OtelRecordType) rh.type;
+}
+
+uint16
+otel_record_flags(const char *data, uint32 len)
+{
+	OtelRecordHeader rh;
+
+	if (len < sizeof(rh))
+		return 0;
+	memcpy(&rh, data, sizeof(rh));
+	return rh.flags;
 }
 
 bool

@@ -53,8 +53,14 @@ typedef struct OtelRecordHeader
 {
 	uint8		type;			/* OtelRecordType */
 	uint8		version;		/* 1 */
-	uint16		pad;
+	uint16		flags;			/* OTEL_REC_FLAG_* */
 } OtelRecordHeader;
+
+/*
+ * Every string of the record is valid UTF-8 (it was made in a UTF8
+ * database), so encoders need not check it again.
+ */
+#define OTEL_REC_FLAG_UTF8		0x0001
 
 typedef struct OtelSpanHeader
 {
@@ -147,6 +153,7 @@ typedef struct OtelLogView
 
 /* Validate lengths and fill the view; false for a malformed record. */
 extern OtelRecordType otel_record_type(const char *data, uint32 len);
+extern uint16 otel_record_flags(const char *data, uint32 len);
 extern bool otel_span_view(const char *data, uint32 len, OtelSpanView *v);
 extern bool otel_log_view(const char *data, uint32 len, OtelLogView *v);
 

@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
+
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -499,6 +501,13 @@ otel_worker_main(Datum arg)
 	pqsignal(SIGTERM, otel_worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
+	/*
+	 * Batches allocate and free the same few hundred kilobytes every time:
+	 * keep freed memory in the heap instead of giving it back to the kernel
+	 * (munmap) and faulting it in again for the next batch.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "otel_aliyun batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	refs_size = 65536;
