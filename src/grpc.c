@@ -674,42 +674,6 @@ xferinfo_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 
 /* ---- the call ---- */
 
-static OtelHttpFailure
-classify_failure(CURLcode rc)
-{
-	switch (rc)
-	{
-		case CURLE_OK:
-			return OTEL_HTTP_FAIL_NONE;
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_RESOLVE_PROXY:
-			return OTEL_HTTP_FAIL_DNS;
-		case CURLE_COULDNT_CONNECT:
-			return OTEL_HTTP_FAIL_CONNECT;
-		case CURLE_OPERATION_TIMEDOUT:
-			return OTEL_HTTP_FAIL_TIMEOUT;
-		case CURLE_ABORTED_BY_CALLBACK:
-			return OTEL_HTTP_FAIL_CANCELED;
-		case CURLE_SSL_CONNECT_ERROR:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CERTPROBLEM:
-		case CURLE_SSL_CIPHER:
-		case CURLE_SSL_CACERT_BADFILE:
-		case CURLE_SSL_ENGINE_NOTFOUND:
-		case CURLE_SSL_ENGINE_SETFAILED:
-		case CURLE_SSL_ENGINE_INITFAILED:
-		case CURLE_SSL_CRL_BADFILE:
-		case CURLE_SSL_ISSUER_ERROR:
-		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		case CURLE_SSL_INVALIDCERTSTATUS:
-		case CURLE_SSL_SHUTDOWN_FAILED:
-		case CURLE_USE_SSL_FAILED:
-			return OTEL_HTTP_FAIL_TLS;
-		default:
-			return OTEL_HTTP_FAIL_OTHER;
-	}
-}
-
 /* the gRPC code of an HTTP answer without grpc-status (gRPC's mapping) */
 static int
 code_from_http(long status)
@@ -732,29 +696,6 @@ code_from_http(long status)
 		default:
 			return OTEL_GRPC_UNKNOWN;
 	}
-}
-
-static double
-getinfo_ms(CURL *h, CURLINFO what)
-{
-	curl_off_t	us = 0;
-
-	if (curl_easy_getinfo(h, what, &us) != CURLE_OK || us < 0)
-		return 0.0;
-	return (double) us / 1000.0;
-}
-
-static void
-fill_timings(CURL *h, OtelHttpResult *http)
-{
-	double		dns = getinfo_ms(h, CURLINFO_NAMELOOKUP_TIME_T);
-	double		connect = getinfo_ms(h, CURLINFO_CONNECT_TIME_T);
-	double		app = getinfo_ms(h, CURLINFO_APPCONNECT_TIME_T);
-
-	http->total_ms = getinfo_ms(h, CURLINFO_TOTAL_TIME_T);
-	http->dns_ms = dns;
-	http->connect_ms = (connect > dns) ? connect - dns : 0.0;
-	http->tls_ms = (app > connect && connect > 0.0) ? app - connect : 0.0;
 }
 
 static bool
@@ -1030,7 +971,7 @@ perform(CURL *h, const OtelGrpcRequest *req, GrpcCtx *ctx, OtelGrpcResult *res,
 		snprintf(errbuf, CURL_ERROR_SIZE, "could not set up the request: %s",
 				 curl_easy_strerror(rc));
 
-	fill_timings(h, &res->http);
+	otel_http_fill_timings(h, &res->http);
 	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, num_connects);
 	if (rc == CURLE_OK)
 	{
@@ -1046,7 +987,7 @@ perform(CURL *h, const OtelGrpcRequest *req, GrpcCtx *ctx, OtelGrpcResult *res,
 	{
 		res->http.transport_error = true;
 		res->http.timed_out = (rc == CURLE_OPERATION_TIMEDOUT);
-		res->http.failure = classify_failure(rc);
+		res->http.failure = otel_http_classify_failure(rc);
 		res->http2 = false;
 	}
 

@@ -1016,34 +1016,56 @@ stmt_query_info(uint64 query_id, const char *source, int location, int len)
 	return qi;
 }
 
+/*
+ * A private, per-statement text entry, rebuilt each time: the raw text
+ * (otel_aliyun.raw_query_text, a debugging aid), or the lexer-sanitised
+ * text of a statement that has no query id (query ids are computed only
+ * while spans can be sampled; see guc.c).
+ */
 static void
-stmt_raw_text(OtelStmt *st, const char *source, int location, int len)
+stmt_transient_text(OtelStmt *st, const char *source, int location, int len,
+					bool sanitise)
 {
-	/*
-	 * raw text mode: a private entry keyed by nothing, rebuilt each time;
-	 * kept simple because it is a debugging aid.
-	 */
-	static QueryInfo raw;
-	static MemoryContext raw_cxt = NULL;
+	static QueryInfo tq;
+	static MemoryContext tq_cxt = NULL;
 	MemoryContext old;
 	const char *stmt;
 	int			stmt_len;
+	char	   *text;
 
-	if (raw_cxt == NULL)
-		raw_cxt = AllocSetContextCreate(TopMemoryContext, "otel_aliyun raw text",
-										ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(raw_cxt);
-	old = MemoryContextSwitchTo(raw_cxt);
+	if (tq_cxt == NULL)
+		tq_cxt = AllocSetContextCreate(TopMemoryContext, "otel_aliyun statement text",
+									   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(tq_cxt);
+	old = MemoryContextSwitchTo(tq_cxt);
 	stmt = otel_query_statement(source, location, len, &stmt_len);
-	raw.query_id = st->query_id;
-	raw.text = clean_text(stmt, stmt_len, &raw.text_len);
-	raw.summary = st->qi ? st->qi->summary : otel_query_summary(raw.text, raw.text_len);
-	raw.operation = st->qi ? st->qi->operation : otel_query_operation(raw.text, raw.text_len);
-	raw.collection = st->qi ? st->qi->collection : NULL;
-	raw.attrs = NULL;
-	raw.transient = true;
+	text = sanitise ? otel_query_sanitise(stmt, stmt_len, '$', &stmt_len) : (char *) stmt;
+	tq.query_id = st->query_id;
+	tq.text = clean_text(text, stmt_len, &tq.text_len);
+	tq.summary = st->qi ? st->qi->summary : otel_query_summary(tq.text, tq.text_len);
+	tq.operation = st->qi ? st->qi->operation : otel_query_operation(tq.text, tq.text_len);
+	tq.collection = st->qi ? st->qi->collection : NULL;
+	tq.attrs = NULL;
+	tq.transient = true;
 	MemoryContextSwitchTo(old);
-	st->qi = &raw;
+	st->qi = &tq;
+}
+
+/* the text facts of a sampled statement */
+static void
+stmt_text(OtelStmt *st, const char *source, int location, int len)
+{
+	if (otel_capture_raw_query_text)
+	{
+		st->qi = stmt_query_info(st->query_id, NULL, 0, 0);
+		stmt_transient_text(st, source, location, len, false);
+	}
+	else
+	{
+		st->qi = stmt_query_info(st->query_id, source, location, len);
+		if (st->qi == NULL && source != NULL)
+			stmt_transient_text(st, source, location, len, true);
+	}
 }
 
 /* ---------------- the hooks ---------------- */
@@ -1097,9 +1119,8 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		{
 			st->query_id = parse->queryId;
 			st->operation = cmd_operation(parse->commandType);
-			if (st->sampled && !otel_capture_raw_query_text)
-				st->qi = stmt_query_info(st->query_id, query_string,
-										 parse->stmt_location, parse->stmt_len);
+			if (st->sampled)
+				stmt_text(st, query_string, parse->stmt_location, parse->stmt_len);
 		}
 		if (st && st->sampled)
 		{
@@ -1214,14 +1235,7 @@ otel_ExecutorStart(QueryDesc *qd, int eflags)
 	{
 		PlannedStmt *ps = qd->plannedstmt;
 
-		if (otel_capture_raw_query_text)
-		{
-			st->qi = stmt_query_info(st->query_id, NULL, 0, 0);
-			stmt_raw_text(st, qd->sourceText, ps->stmt_location, ps->stmt_len);
-		}
-		else
-			st->qi = stmt_query_info(st->query_id, qd->sourceText,
-									 ps->stmt_location, ps->stmt_len);
+		stmt_text(st, qd->sourceText, ps->stmt_location, ps->stmt_len);
 		if (st->qi && st->qi->collection == NULL && st->qi != NULL && query_cache_cxt)
 		{
 			MemoryContext old = MemoryContextSwitchTo(query_cache_cxt);
@@ -1373,19 +1387,10 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 			st->operation = CreateCommandName(pstmt->utilityStmt);
 			if (st->sampled)
 			{
-				if (otel_capture_raw_query_text)
-				{
-					st->qi = stmt_query_info(st->query_id, NULL, 0, 0);
-					stmt_raw_text(st, queryString, pstmt->stmt_location, pstmt->stmt_len);
-				}
-				else
-				{
-					st->qi = stmt_query_info(st->query_id, queryString,
-											 pstmt->stmt_location, pstmt->stmt_len);
-					/* a utility statement names no single collection */
-					if (st->qi && st->qi->collection == NULL)
-						st->qi->collection = "";
-				}
+				stmt_text(st, queryString, pstmt->stmt_location, pstmt->stmt_len);
+				/* a utility statement names no single collection */
+				if (st->qi && st->qi->collection == NULL)
+					st->qi->collection = "";
 				st->buf_start = pgBufferUsage;
 				st->wal_start = pgWalUsage;
 			}

@@ -100,8 +100,14 @@ _PG_init(void)
 	preloaded = true;
 	otel_define_gucs();
 
-	/* the normalised query text and postgresql.query_id need query ids */
-	EnableQueryId();
+	/*
+	 * Query ids, needed by the normalised query text and postgresql.query_id,
+	 * cost about a microsecond per statement: enabled only when spans can be
+	 * sampled without a parent, here or later by the otel_aliyun.sample_rate
+	 * assign hook (guc.c).
+	 */
+	if (otel_sample_rate > 0)
+		EnableQueryId();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = otel_shmem_request;

@@ -235,9 +235,11 @@ set_http_error(OtelHttpResult *res)
 		snprintf(res->error, sizeof(res->error), "HTTP %ld", res->status);
 }
 
-static OtelHttpFailure
-classify_failure(CURLcode rc)
+OtelHttpFailure
+otel_http_classify_failure(int curl_code)
 {
+	CURLcode	rc = (CURLcode) curl_code;
+
 	switch (rc)
 	{
 		case CURLE_OK:
@@ -282,9 +284,11 @@ getinfo_ms(CURL *h, CURLINFO what)
 	return (double) us / 1000.0;
 }
 
-static void
-fill_timings(CURL *h, OtelHttpResult *res)
+void
+otel_http_fill_timings(void *curl_handle, OtelHttpResult *res)
 {
+	CURL	   *h = (CURL *) curl_handle;
+
 	double		dns = getinfo_ms(h, CURLINFO_NAMELOOKUP_TIME_T);
 	double		connect = getinfo_ms(h, CURLINFO_CONNECT_TIME_T);
 	double		app = getinfo_ms(h, CURLINFO_APPCONNECT_TIME_T);
@@ -454,7 +458,7 @@ otel_http_post(const OtelHttpRequest *req, OtelHttpResult *res)
 		snprintf(errbuf, sizeof(errbuf), "could not set up the request: %s",
 				 curl_easy_strerror(rc));
 
-	fill_timings(h, res);
+	otel_http_fill_timings(h, res);
 
 	if (rc == CURLE_OK)
 	{
@@ -467,7 +471,7 @@ otel_http_post(const OtelHttpRequest *req, OtelHttpResult *res)
 	{
 		res->transport_error = true;
 		res->timed_out = (rc == CURLE_OPERATION_TIMEDOUT);
-		res->failure = classify_failure(rc);
+		res->failure = otel_http_classify_failure(rc);
 		if (res->failure == OTEL_HTTP_FAIL_CANCELED)
 			set_error(res, "request canceled");
 		else

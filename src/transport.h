@@ -60,6 +60,13 @@ typedef struct OtelHttpResult
 	double		total_ms;		/* whole request */
 } OtelHttpResult;
 
+/*
+ * Shared with grpc.c, which drives its own curl handle: the failure class of
+ * a CURLcode, and the phase timings of a finished transfer (a CURL *).
+ */
+extern OtelHttpFailure otel_http_classify_failure(int curl_code);
+extern void otel_http_fill_timings(void *curl_handle, OtelHttpResult *res);
+
 /* POST req; always fills res.  Returns true when a 2xx was received. */
 extern bool otel_http_post(const OtelHttpRequest *req, OtelHttpResult *res);
 

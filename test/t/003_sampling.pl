@@ -113,4 +113,34 @@ isnt($rc, 0, 'sample_rate is superuser-only (SUSET)');
 
 $node->stop;
 unlike(slurp_file($node->logfile), qr/PANIC|was terminated by signal/, 'no crash');
+
+# ---- a server started at rate 0 computes no query ids ------------------------
+# A statement that a sampled parent still brings in gets the lexer-sanitised
+# text (no JumbleState) and no postgresql.query_id; raising the rate later
+# turns query ids on for the sessions that see it.
+
+my $zero = otel_node('sampling_zero', otel => { traces_endpoint => $rx->url, sample_rate => 0 });
+otel_tables($zero, 1, 's3_zero_start');
+is($zero->safe_psql('postgres', 'SHOW compute_query_id'), 'auto', 'compute_query_id is auto');
+$rx->reset;
+$zero->safe_psql(
+	'postgres', qq{
+/*traceparent='00-$TS-$PP-01'*/ SELECT x + 42 FROM s3_zero_start WHERE 'abc' <> 'def';
+SET otel_aliyun.sample_rate = 1;
+SELECT x + 43 FROM s3_zero_start;
+});
+ok(otel_flush($zero), 'flush (rate 0 server)');
+$spans = $rx->spans;
+@sp = server_spans($spans, traceId => $TS);
+is(scalar @sp, 1, 'rate 0 server: sampled parent recorded');
+is($sp[0] && $sp[0]->{attributes}{'db.query.text'},
+	'SELECT x + $1 FROM s3_zero_start WHERE $2 <> $3',
+	'rate 0 server: literals still replaced (lexer)');
+ok($sp[0] && !defined $sp[0]->{attributes}{'postgresql.query_id'},
+	'rate 0 server: no query id computed');
+my @later = server_spans($spans, text => 'SELECT x + $1 FROM s3_zero_start');
+is(scalar @later, 1, 'rate raised in the session: recorded with the normalised text');
+ok($later[0] && $later[0]->{attributes}{'postgresql.query_id'},
+	'rate raised in the session: query ids computed');
+$zero->stop;
 done_testing();
