@@ -620,6 +620,53 @@ finish_http(OtelPayload *p, const char *url, const OtelHttpResult *res,
 	snprintf(r->error, sizeof(r->error), "%s (POST %s)", res->error, masked);
 }
 
+/*
+ * The ARMS token (as an "Authentication" line, for traces) and the
+ * otel_aliyun.headers entries, appended to lines[*n] while there is room
+ * (max).  The token setting wins over an Authentication entry.  *auth_line
+ * gets the palloc'd token line, for wipe_auth_line() after the request.
+ * False, with r filled, when the token holds a line break.
+ */
+static bool
+add_auth_lines(OtelSignal sig, const char **lines, int *n, int max,
+			   char **auth_line, OtelSendResult *r)
+{
+	UserHeaders *uh;
+
+	*auth_line = NULL;
+	if (sig == OTEL_SIGNAL_TRACES &&
+		otel_arms_token != NULL && otel_arms_token[0] != '\0')
+	{
+		if (strpbrk(otel_arms_token, "\r\n") != NULL)
+		{
+			r->outcome = OTEL_SEND_DROP;
+			snprintf(r->error, sizeof(r->error),
+					 "otel_aliyun.arms_token contains a line break");
+			return false;
+		}
+		*auth_line = psprintf("Authentication: %s", otel_arms_token);
+		lines[(*n)++] = *auth_line;
+	}
+	uh = get_user_headers();
+	for (int i = 0; i < uh->n && *n < max; i++)
+	{
+		if (*auth_line != NULL && uh->is_authentication[i])
+			continue;
+		lines[(*n)++] = uh->lines[i];
+	}
+	return true;
+}
+
+/* do not leave the token lying around in freed memory */
+static void
+wipe_auth_line(char *auth_line)
+{
+	if (auth_line == NULL)
+		return;
+	explicit_bzero(auth_line, strlen(auth_line));
+	pfree(auth_line);
+}
+
 static void
 send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 			   OtelHttpResult *http)
@@ -627,10 +674,8 @@ send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 	const char *url = otel_exporter_endpoint(p->sig);
 	OtelHttpRequest req;
 	OtelHttpResult res;
-	UserHeaders *uh;
 	char	   *auth_line = NULL;
 	bool		ok;
-	int			i;
 
 	if (url == NULL)
 	{
@@ -671,37 +716,12 @@ send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 	}
 
 	/* ARMS: the token travels in an "Authentication" header */
-	if (p->sig == OTEL_SIGNAL_TRACES &&
-		otel_arms_token != NULL && otel_arms_token[0] != '\0')
-	{
-		if (strpbrk(otel_arms_token, "\r\n") != NULL)
-		{
-			r->outcome = OTEL_SEND_DROP;
-			snprintf(r->error, sizeof(r->error),
-					 "otel_aliyun.arms_token contains a line break");
-			return;
-		}
-		auth_line = psprintf("Authentication: %s", otel_arms_token);
-		req.headers[req.nheaders++] = auth_line;
-	}
-
-	uh = get_user_headers();
-	for (i = 0; i < uh->n && req.nheaders < OTEL_HTTP_MAX_HEADERS; i++)
-	{
-		/* the token setting wins over an Authentication entry */
-		if (auth_line != NULL && uh->is_authentication[i])
-			continue;
-		req.headers[req.nheaders++] = uh->lines[i];
-	}
+	if (!add_auth_lines(p->sig, req.headers, &req.nheaders, OTEL_HTTP_MAX_HEADERS,
+						&auth_line, r))
+		return;
 
 	ok = otel_http_post(&req, &res);
-
-	if (auth_line != NULL)
-	{
-		/* do not leave the token lying around in freed memory */
-		explicit_bzero(auth_line, strlen(auth_line));
-		pfree(auth_line);
-	}
+	wipe_auth_line(auth_line);
 
 	finish_http(p, url, &res, ok, r);
 	if (http != NULL)
@@ -722,7 +742,6 @@ send_otlp_grpc(OtelPayload *p, OtelSendResult *r, bool diag,
 	const char *url = otel_exporter_endpoint(p->sig);
 	OtelGrpcRequest req;
 	OtelGrpcResult *res;
-	UserHeaders *uh;
 	char	   *auth_line = NULL;
 	char		masked[128];
 
@@ -761,36 +780,15 @@ send_otlp_grpc(OtelPayload *p, OtelSendResult *r, bool diag,
 	}
 
 	/* ARMS: the token travels as "authentication" metadata */
-	if (p->sig == OTEL_SIGNAL_TRACES &&
-		otel_arms_token != NULL && otel_arms_token[0] != '\0')
-	{
-		if (strpbrk(otel_arms_token, "\r\n") != NULL)
-		{
-			r->outcome = OTEL_SEND_DROP;
-			snprintf(r->error, sizeof(r->error),
-					 "otel_aliyun.arms_token contains a line break");
-			return;
-		}
-		auth_line = psprintf("Authentication: %s", otel_arms_token);
-		req.metadata[req.nmetadata++] = auth_line;
-	}
-	uh = get_user_headers();
-	for (int i = 0; i < uh->n && req.nmetadata < OTEL_GRPC_MAX_METADATA; i++)
-	{
-		if (auth_line != NULL && uh->is_authentication[i])
-			continue;
-		req.metadata[req.nmetadata++] = uh->lines[i];
-	}
+	if (!add_auth_lines(p->sig, req.metadata, &req.nmetadata, OTEL_GRPC_MAX_METADATA,
+						&auth_line, r))
+		return;
 
 	/* big (the response message): not on the stack */
 	res = grpc != NULL ? grpc : palloc(sizeof(OtelGrpcResult));
 	(void) otel_grpc_call(&req, res);
 
-	if (auth_line != NULL)
-	{
-		explicit_bzero(auth_line, strlen(auth_line));
-		pfree(auth_line);
-	}
+	wipe_auth_line(auth_line);
 
 	r->http_status = res->http.status;
 	r->bytes_sent = (res->http.status != 0) ? p->body.len : 0;
