@@ -596,19 +596,8 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 		return n;
 	}
 
-	for (namelen = 0; namelen < n && buffer[namelen] != ':'; namelen++)
-		;
-	if (namelen == n)
+	if (!otel_http_split_header(buffer, n, &namelen, &vstart, &vend))
 		return n;
-
-	vstart = namelen + 1;
-	while (vstart < n && (buffer[vstart] == ' ' || buffer[vstart] == '\t'))
-		vstart++;
-	vend = n;
-	while (vend > vstart &&
-		   (buffer[vend - 1] == '\r' || buffer[vend - 1] == '\n' ||
-			buffer[vend - 1] == ' ' || buffer[vend - 1] == '\t'))
-		vend--;
 	vlen = vend - vstart;
 
 #define NAME_IS(s) (namelen == sizeof(s) - 1 && pg_strncasecmp(buffer, s, namelen) == 0)
@@ -645,17 +634,8 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	}
 	else if (NAME_IS("x-request-id") || NAME_IS("x-log-requestid") ||
 			 NAME_IS("x-acs-request-id"))
-	{
-		size_t		o = 0;
-
-		for (size_t i = vstart; i < vend && o < sizeof(res->http.request_id) - 1; i++)
-		{
-			unsigned char c = (unsigned char) buffer[i];
-
-			res->http.request_id[o++] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-		}
-		res->http.request_id[o] = '\0';
-	}
+		otel_http_copy_printable(res->http.request_id, sizeof(res->http.request_id),
+								 buffer + vstart, vlen);
 #undef NAME_IS
 	return n;
 }

@@ -117,6 +117,53 @@ parse_retry_after(const char *v)
  * Retry-After and the request id are looked at.  A status line starts a new
  * response (interim answers, proxies), which forgets what came before.
  */
+/*
+ * Split a "Name: value" header line (as curl hands it over, CRLF included):
+ * *namelen is the name's length, [*vstart, *vend) the value without the
+ * surrounding blanks and line end.  False when the line has no colon.
+ */
+bool
+otel_http_split_header(const char *line, size_t n, size_t *namelen,
+					   size_t *vstart, size_t *vend)
+{
+	size_t		nl,
+				vs,
+				ve;
+
+	for (nl = 0; nl < n && line[nl] != ':'; nl++)
+		;
+	if (nl == n)
+		return false;
+	vs = nl + 1;
+	while (vs < n && (line[vs] == ' ' || line[vs] == '\t'))
+		vs++;
+	ve = n;
+	while (ve > vs &&
+		   (line[ve - 1] == '\r' || line[ve - 1] == '\n' ||
+			line[ve - 1] == ' ' || line[ve - 1] == '\t'))
+		ve--;
+	*namelen = nl;
+	*vstart = vs;
+	*vend = ve;
+	return true;
+}
+
+/* Copy len bytes into dst (NUL-terminated), non-printable ones as '?'. */
+void
+otel_http_copy_printable(char *dst, size_t dstlen, const char *src, size_t len)
+{
+	size_t		o = 0;
+
+	for (size_t i = 0; i < len && o + 1 < dstlen; i++)
+	{
+		unsigned char c = (unsigned char) src[i];
+
+		dst[o++] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
+	}
+	if (dstlen > 0)
+		dst[o] = '\0';
+}
+
 static size_t
 header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
@@ -136,19 +183,8 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 		return n;
 	}
 
-	for (namelen = 0; namelen < n && buffer[namelen] != ':'; namelen++)
-		;
-	if (namelen == n)
+	if (!otel_http_split_header(buffer, n, &namelen, &vstart, &vend))
 		return n;
-
-	vstart = namelen + 1;
-	while (vstart < n && (buffer[vstart] == ' ' || buffer[vstart] == '\t'))
-		vstart++;
-	vend = n;
-	while (vend > vstart &&
-		   (buffer[vend - 1] == '\r' || buffer[vend - 1] == '\n' ||
-			buffer[vend - 1] == ' ' || buffer[vend - 1] == '\t'))
-		vend--;
 
 	vlen = Min(vend - vstart, sizeof(value) - 1);
 	memcpy(value, buffer + vstart, vlen);
@@ -159,19 +195,10 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	else if ((namelen == 15 && pg_strncasecmp(buffer, "x-log-requestid", 15) == 0) ||
 			 (namelen == 12 && pg_strncasecmp(buffer, "x-request-id", 12) == 0))
 	{
-		size_t		i;
-		size_t		o = 0;
-
 		/* x-log-requestid (SLS) wins over a generic x-request-id */
 		if (namelen == 12 && res->request_id[0] != '\0')
 			return n;
-		for (i = 0; i < vlen && o < sizeof(res->request_id) - 1; i++)
-		{
-			unsigned char c = (unsigned char) value[i];
-
-			res->request_id[o++] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-		}
-		res->request_id[o] = '\0';
+		otel_http_copy_printable(res->request_id, sizeof(res->request_id), value, vlen);
 	}
 	return n;
 }

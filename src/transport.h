@@ -67,6 +67,12 @@ typedef struct OtelHttpResult
 extern OtelHttpFailure otel_http_classify_failure(int curl_code);
 extern void otel_http_fill_timings(void *curl_handle, OtelHttpResult *res);
 
+/* Header-line helpers for curl header callbacks (see transport.c). */
+extern bool otel_http_split_header(const char *line, size_t n, size_t *namelen,
+								   size_t *vstart, size_t *vend);
+extern void otel_http_copy_printable(char *dst, size_t dstlen,
+									 const char *src, size_t len);
+
 /* POST req; always fills res.  Returns true when a 2xx was received. */
 extern bool otel_http_post(const OtelHttpRequest *req, OtelHttpResult *res);
 
