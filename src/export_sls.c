@@ -236,16 +236,6 @@ push_header(OtelSlsHeader *sh, int *n, const char *name, const char *value)
 	(*n)++;
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s != NULL)
-	{
-		explicit_bzero(s, strlen(s));
-		pfree(s);
-	}
-}
-
 /*
  * One signed PutLogs attempt of part.  Returns true on 2xx; res describes
  * the exchange.  On a refusal before sending (missing settings), res has
@@ -329,7 +319,7 @@ put_logs(const OtelPayload *p, const OtelPayloadPart *part,
 		{
 			char	   *line = psprintf("Authorization: %s", auth);
 
-			wipe_free(auth);
+			otel_exporter_wipe_secret(auth);
 			auth = line;
 		}
 	}
@@ -345,20 +335,12 @@ put_logs(const OtelPayload *p, const OtelPayloadPart *part,
 	explicit_bzero(sig, sizeof(sig));
 	if (!ok)
 	{
-		wipe_free(auth);
+		otel_exporter_wipe_secret(auth);
 		snprintf(errbuf, errlen, "could not sign the SLS request (OpenSSL)");
 		return false;
 	}
 
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.body = body;
-	req.body_len = part->len;
-	req.timeout_ms = otel_export_timeout_ms;
-	req.ca_file = otel_tls_ca_file;
-	req.verify_tls = otel_tls_verify;
-	req.interruptible = diag;
-	req.fresh_connection = diag;
+	otel_exporter_http_request(&req, url, body, part->len, diag);
 
 	add_header(&req, "Content-Type: " SLS_CONTENT_TYPE);
 	add_header(&req, psprintf("Content-MD5: %s", md5));
@@ -381,8 +363,8 @@ put_logs(const OtelPayload *p, const OtelPayloadPart *part,
 
 	ok = otel_http_post(&req, res);
 
-	wipe_free(auth);
-	wipe_free(token_line);
+	otel_exporter_wipe_secret(auth);
+	otel_exporter_wipe_secret(token_line);
 	return ok;
 }
 

@@ -624,7 +624,8 @@ finish_http(OtelPayload *p, const char *url, const OtelHttpResult *res,
  * The ARMS token (as an "Authentication" line, for traces) and the
  * otel_aliyun.headers entries, appended to lines[*n] while there is room
  * (max).  The token setting wins over an Authentication entry.  *auth_line
- * gets the palloc'd token line, for wipe_auth_line() after the request.
+ * gets the palloc'd token line, for otel_exporter_wipe_secret() after the
+ * request.
  * False, with r filled, when the token holds a line break.
  */
 static bool
@@ -657,14 +658,28 @@ add_auth_lines(OtelSignal sig, const char **lines, int *n, int max,
 	return true;
 }
 
-/* do not leave the token lying around in freed memory */
-static void
-wipe_auth_line(char *auth_line)
+void
+otel_exporter_wipe_secret(char *s)
 {
-	if (auth_line == NULL)
+	if (s == NULL)
 		return;
-	explicit_bzero(auth_line, strlen(auth_line));
-	pfree(auth_line);
+	explicit_bzero(s, strlen(s));
+	pfree(s);
+}
+
+void
+otel_exporter_http_request(OtelHttpRequest *req, const char *url,
+						   const char *body, Size len, bool diag)
+{
+	memset(req, 0, sizeof(*req));
+	req->url = url;
+	req->body = body;
+	req->body_len = len;
+	req->timeout_ms = otel_export_timeout_ms;
+	req->ca_file = otel_tls_ca_file;
+	req->verify_tls = otel_tls_verify;
+	req->interruptible = diag;
+	req->fresh_connection = diag;
 }
 
 static void
@@ -687,15 +702,7 @@ send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 		return;
 	}
 
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.body = p->body.data;
-	req.body_len = p->body.len;
-	req.timeout_ms = otel_export_timeout_ms;
-	req.ca_file = otel_tls_ca_file;
-	req.verify_tls = otel_tls_verify;
-	req.interruptible = diag;
-	req.fresh_connection = diag;
+	otel_exporter_http_request(&req, url, p->body.data, p->body.len, diag);
 
 	req.headers[req.nheaders++] = (p->dest == OTEL_DEST_OTLP_JSON) ?
 		"Content-Type: application/json" : "Content-Type: " OTLP_PROTOBUF_TYPE;
@@ -721,7 +728,7 @@ send_otlp_http(OtelPayload *p, OtelSendResult *r, bool diag,
 		return;
 
 	ok = otel_http_post(&req, &res);
-	wipe_auth_line(auth_line);
+	otel_exporter_wipe_secret(auth_line);
 
 	finish_http(p, url, &res, ok, r);
 	if (http != NULL)
@@ -788,7 +795,7 @@ send_otlp_grpc(OtelPayload *p, OtelSendResult *r, bool diag,
 	res = grpc != NULL ? grpc : palloc(sizeof(OtelGrpcResult));
 	(void) otel_grpc_call(&req, res);
 
-	wipe_auth_line(auth_line);
+	otel_exporter_wipe_secret(auth_line);
 
 	r->http_status = res->http.status;
 	r->bytes_sent = (res->http.status != 0) ? p->body.len : 0;
@@ -832,15 +839,7 @@ send_prom_rw(OtelPayload *p, OtelSendResult *r, bool diag,
 		return;
 	}
 
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.body = p->body.data;
-	req.body_len = p->body.len;
-	req.timeout_ms = otel_export_timeout_ms;
-	req.ca_file = otel_tls_ca_file;
-	req.verify_tls = otel_tls_verify;
-	req.interruptible = diag;
-	req.fresh_connection = diag;
+	otel_exporter_http_request(&req, url, p->body.data, p->body.len, diag);
 
 	req.headers[req.nheaders++] = "Content-Type: " OTLP_PROTOBUF_TYPE;
 	if (p->codec == OTEL_CODEC_SNAPPY)
@@ -872,8 +871,7 @@ send_prom_rw(OtelPayload *p, OtelSendResult *r, bool diag,
 	{
 		if (strpbrk(auth_line, "\r\n") != NULL)
 		{
-			explicit_bzero(auth_line, strlen(auth_line));
-			pfree(auth_line);
+			otel_exporter_wipe_secret(auth_line);
 			r->outcome = OTEL_SEND_DROP;
 			snprintf(r->error, sizeof(r->error),
 					 "a Prometheus credential setting contains a line break");
@@ -883,12 +881,7 @@ send_prom_rw(OtelPayload *p, OtelSendResult *r, bool diag,
 	}
 
 	ok = otel_http_post(&req, &res);
-
-	if (auth_line != NULL)
-	{
-		explicit_bzero(auth_line, strlen(auth_line));
-		pfree(auth_line);
-	}
+	otel_exporter_wipe_secret(auth_line);
 
 	finish_http(p, url, &res, ok, r);
 	if (http != NULL)

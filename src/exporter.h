@@ -20,6 +20,7 @@
 
 #include "lib/stringinfo.h"
 #include "buffer.h"
+#include "transport.h"
 
 typedef enum OtelDestKind
 {
@@ -150,6 +151,15 @@ extern void otel_exporter_send_diag_grpc(OtelPayload *p, OtelSendResult *r,
 /* URL sig is sent to (NULL when it has none); "file", "otlp/http", ... */
 extern const char *otel_exporter_endpoint(OtelSignal sig);
 extern const char *otel_dest_name(OtelDestKind dest);
+
+/*
+ * For every HTTP sender: a request for url with body and the export timeout
+ * and TLS settings (diag: interruptible, on a fresh connection), and the
+ * wiping of a palloc'd line that held a secret (NULL is fine).
+ */
+extern void otel_exporter_http_request(OtelHttpRequest *req, const char *url,
+									   const char *body, Size len, bool diag);
+extern void otel_exporter_wipe_secret(char *s);
 
 /*
  * What otel_aliyun.headers contributes: entries used, entries ignored
