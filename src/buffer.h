@@ -49,7 +49,13 @@ typedef struct OtelRecordRef
  */
 extern int	otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 							 Size max_bytes, uint64 *consumed);
-extern void otel_buffer_release(OtelSignal sig, uint64 consumed);
+extern void otel_buffer_release(OtelSignal sig, uint64 consumed, int nrecords);
+
+/*
+ * Worker only: producers wake the worker once the ring holds this many
+ * records (its batch size), besides when it passes half full.
+ */
+extern void otel_buffer_set_wake_records(OtelSignal sig, int nrecords);
 
 /* Bytes in use and capacity, for the stats view and flush(). */
 extern void otel_buffer_usage(OtelSignal sig, uint64 *used, uint64 *capacity);

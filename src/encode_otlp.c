@@ -942,9 +942,20 @@ typedef struct SpanSize
 #define SPAN_CLEAN	1
 #define SPAN_DIRTY	2
 
+/* Spans with equal keys share most of their bytes: same name, same kind. */
+static inline uint32
+span_key(const OtelSpanView *v)
+{
+	uint32		h = 2166136261U ^ v->h.kind;
+
+	for (int i = 0; i < v->h.name_len; i++)
+		h = (h ^ (uint8) v->name[i]) * 16777619U;
+	return h;
+}
+
 void
 otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
-					  int *nbad)
+					  int *nbad, OtelGzipSeg **segs, int *nsegs)
 {
 	SpanSize   *sizes;
 	int			nspans = 0;
@@ -961,6 +972,11 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 
 	if (nbad)
 		*nbad = 0;
+	if (segs)
+	{
+		*segs = NULL;
+		*nsegs = 0;
+	}
 	if (n <= 0)
 		return;
 
@@ -1017,11 +1033,14 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 	p = put_varint(p, scope_len);
 	memcpy(p, scope, scope_len);
 	p += scope_len;
+	if (segs)
+		*segs = palloc(sizeof(OtelGzipSeg) * nspans);
 
 	/* pass 2: write the spans */
 	for (int i = 0; i < n; i++)
 	{
 		OtelSpanView v;
+		char	   *span_start = p;
 
 		if (sizes[i].state == SPAN_BAD)
 			continue;
@@ -1030,6 +1049,14 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 		*p++ = TAG_LEN(F_SS_SPANS);
 		p = put_varint(p, sizes[i].size);
 		p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN);
+		if (segs)
+		{
+			OtelGzipSeg *sg = &(*segs)[(*nsegs)++];
+
+			sg->off = (uint32) (span_start - out->data);
+			sg->len = (uint32) (p - span_start);
+			sg->key = span_key(&v);
+		}
 	}
 
 	if ((Size) (p - start) != total)

@@ -18,12 +18,19 @@
 #include "port/pg_bitutils.h"
 #include "port/pg_bswap.h"
 #include "buffer.h"
+#include "gzip_delta.h"
 
 #include "opentelemetry/proto/common/v1/common.pb-c.h"
 #include "opentelemetry/proto/resource/v1/resource.pb-c.h"
 
+/*
+ * Append an ExportTraceServiceRequest for the spans to out.  When segs is
+ * not NULL, *segs is set to a palloc'd array with where each span lies in
+ * out (keyed by name and kind, for gzip_delta.h) and *nsegs to its length.
+ */
 extern void otel_encode_traces_pb(const OtelRecordRef *refs, int n,
-								  StringInfo out, int *nbad);
+								  StringInfo out, int *nbad,
+								  OtelGzipSeg **segs, int *nsegs);
 extern void otel_encode_traces_json(const OtelRecordRef *refs, int n,
 									StringInfo out, int *nbad);
 

@@ -233,14 +233,23 @@ record_noun(OtelSignal sig)
 
 /* ---- encoding ---- */
 
+/*
+ * segs/nsegs (may be NULL): where each record lies in out, for signals whose
+ * records look alike enough for gzip_delta.h; *segs stays NULL otherwise.
+ */
 static void
 encode_otlp_pb(OtelSignal sig, const OtelRecordRef *refs, int n,
-			   StringInfo out, int *nbad)
+			   StringInfo out, int *nbad, OtelGzipSeg **segs, int *nsegs)
 {
+	if (segs)
+	{
+		*segs = NULL;
+		*nsegs = 0;
+	}
 	switch (sig)
 	{
 		case OTEL_SIGNAL_TRACES:
-			otel_encode_traces_pb(refs, n, out, nbad);
+			otel_encode_traces_pb(refs, n, out, nbad, segs, nsegs);
 			return;
 		case OTEL_SIGNAL_LOGS:
 			otel_encode_logs_pb(refs, n, out, nbad);
@@ -273,10 +282,13 @@ encode_otlp_json(OtelSignal sig, const OtelRecordRef *refs, int n,
 
 /*
  * Compress raw into p->body with codec; when the library fails, send raw
- * uncompressed rather than lose the batch.  Consumes raw.
+ * uncompressed rather than lose the batch.  Consumes raw.  With segs (where
+ * the records lie in raw), gzip first tries gzip_delta.h, several times
+ * cheaper on look-alike records; it declines when they are too unlike.
  */
 static void
-compress_into(OtelPayload *p, StringInfo raw, OtelBodyCodec codec)
+compress_into(OtelPayload *p, StringInfo raw, OtelBodyCodec codec,
+			  const OtelGzipSeg *segs, int nsegs)
 {
 	bool		ok = false;
 
@@ -286,7 +298,11 @@ compress_into(OtelPayload *p, StringInfo raw, OtelBodyCodec codec)
 		case OTEL_CODEC_NONE:
 			break;
 		case OTEL_CODEC_GZIP:
-			ok = otel_gzip(raw->data, raw->len, OTEL_GZIP_LEVEL, &p->body);
+			if (segs != NULL &&
+				otel_gzip_delta(raw->data, raw->len, segs, nsegs, &p->body))
+				ok = true;
+			else
+				ok = otel_gzip(raw->data, raw->len, OTEL_GZIP_LEVEL, &p->body);
 			break;
 		case OTEL_CODEC_LZ4:
 			ok = otel_lz4(raw->data, raw->len, &p->body);
@@ -363,12 +379,14 @@ otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
 		case OTEL_DEST_OTLP_GRPC:
 			{
 				StringInfoData raw;
+				OtelGzipSeg *segs;
+				int			nsegs;
 
 				initStringInfo(&raw);
-				encode_otlp_pb(sig, refs, n, &raw, &nbad);
+				encode_otlp_pb(sig, refs, n, &raw, &nbad, &segs, &nsegs);
 				compress_into(p, &raw,
 							  otel_compression == OTEL_COMPRESSION_GZIP ?
-							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
+							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE, segs, nsegs);
 			}
 			break;
 
@@ -380,7 +398,7 @@ otel_exporter_encode(OtelSignal sig, const OtelRecordRef *refs, int n,
 				encode_otlp_json(sig, refs, n, &raw, &nbad);
 				compress_into(p, &raw,
 							  otel_compression == OTEL_COMPRESSION_GZIP ?
-							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
+							  OTEL_CODEC_GZIP : OTEL_CODEC_NONE, NULL, 0);
 			}
 			break;
 	}
@@ -413,7 +431,7 @@ otel_exporter_encode_metrics(const OtelMetricsSnapshot *snap, int from, int to,
 			/* target_info travels with the first part of each snapshot */
 			(void) otel_encode_prom_write(snap, from, to, time_ns / 1000000,
 										  from == 0, &raw);
-			compress_into(p, &raw, OTEL_CODEC_SNAPPY);
+			compress_into(p, &raw, OTEL_CODEC_SNAPPY, NULL, 0);
 			break;
 		case OTEL_DEST_OTLP_HTTP:
 		case OTEL_DEST_OTLP_GRPC:
@@ -421,7 +439,7 @@ otel_exporter_encode_metrics(const OtelMetricsSnapshot *snap, int from, int to,
 			(void) otel_encode_metrics_pb(snap, from, to, time_ns, &raw);
 			compress_into(p, &raw,
 						  otel_compression == OTEL_COMPRESSION_GZIP ?
-						  OTEL_CODEC_GZIP : OTEL_CODEC_NONE);
+						  OTEL_CODEC_GZIP : OTEL_CODEC_NONE, NULL, 0);
 			break;
 	}
 	p->nrecords = Max(Min(to, snap->nseries) - Max(from, 0), 0);

@@ -8,7 +8,7 @@
  * records, has exporter.c encode and send them, and retries retryable
  * failures with exponential backoff and jitter (or the server's Retry-After)
  * up to otel_aliyun.max_retries.  It wakes on its latch (producers set it
- * when a ring passes half full, backends when they ask for a flush) or every
+ * when a ring holds a full batch, backends when they ask for a flush) or every
  * export interval.  SIGHUP reloads the settings; SIGTERM makes one last
  * bounded flush.  If it dies, the postmaster starts it again.
  *
@@ -331,6 +331,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 
 	otel_exporter_batch_policy(sig, &batch, &interval);
 	batch = Max(1, Min(batch, refs_size));
+	otel_buffer_set_wake_records(sig, batch);
 
 	for (;;)
 	{
@@ -350,7 +351,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 
 		if (dest == OTEL_DEST_NONE)
 		{
-			otel_buffer_release(sig, consumed);
+			otel_buffer_release(sig, consumed, n);
 			otel_stats_add(sig, OTEL_STAT_FAILED, n);
 			continue;
 		}
@@ -360,7 +361,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 		otel_exporter_encode(sig, refs, n, &payload);
 		MemoryContextSwitchTo(old);
 		/* the payload holds its own copy: give the ring space back now */
-		otel_buffer_release(sig, consumed);
+		otel_buffer_release(sig, consumed, n);
 		last_export[sig] = GetCurrentTimestamp();
 
 		if (n > payload.nrecords)
