@@ -144,6 +144,24 @@ extern char *otel_builtin_metrics;
 extern int	otel_builtin_metrics_mask;	/* OTEL_BUILTIN_* bits */
 extern int	otel_max_series;	/* postmaster start only */
 
+/*
+ * Do metrics leave the server: pushed (remote write URL, or OTLP endpoint,
+ * for the chosen exporter) or pulled (listen address)?  Cheap: a few loads.
+ */
+static inline bool
+otel_metrics_leave_server(void)
+{
+	const char *url = NULL;
+
+	if (otel_metrics_listen_address && otel_metrics_listen_address[0])
+		return true;
+	if (otel_metrics_exporter == OTEL_METRICS_EXPORTER_PROMETHEUS)
+		url = otel_prometheus_remote_write_url;
+	else if (otel_metrics_exporter == OTEL_METRICS_EXPORTER_OTLP)
+		url = otel_metrics_endpoint;
+	return url != NULL && url[0] != '\0';
+}
+
 /* shared memory (postmaster start only) */
 extern int	otel_buffer_size_mb;
 extern int	otel_logs_buffer_size_mb;

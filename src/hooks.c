@@ -133,6 +133,7 @@ static int	nesting_level = 0;
 static OtelStmt stmts[MAX_STMTS];
 static int	stmts_hi = 0;		/* 1 + highest slot in use */
 static int	running[MAX_STMTS];	/* level -> index of the running stmt or -1 */
+static int	running_top = 0;	/* running[l] is -1 for every l >= this */
 static bool in_emit_log = false;
 
 static HTAB *query_cache = NULL;
@@ -543,6 +544,33 @@ stmt_pending(int level)
 }
 
 /*
+ * Mark st as running at level (a hook is about to call down), returning what
+ * to give running_pop() once the call returns or fails.  A portal can run at
+ * any depth (a FETCH deep inside functions): levels past the array are not
+ * recorded.
+ */
+static inline int
+running_push(int level, OtelStmt *st)
+{
+	int			saved;
+
+	if (level < 0 || level >= MAX_STMTS)
+		return -1;
+	saved = running[level];
+	running[level] = st - stmts;
+	if (level >= running_top)
+		running_top = level + 1;
+	return saved;
+}
+
+static inline void
+running_pop(int level, int saved)
+{
+	if (level >= 0 && level < MAX_STMTS)
+		running[level] = saved;
+}
+
+/*
  * Record a top-level statement's duration in the built-in query metric
  * (metrics_builtin.h), once, whether it was sampled or not.
  */
@@ -569,7 +597,7 @@ stmt_free(OtelStmt *st)
 	/* a statement ending without stmt_close() ended well */
 	stmt_metric(st, NULL, false);
 
-	for (int l = 0; l < MAX_STMTS; l++)
+	for (int l = 0; l < running_top; l++)
 		if (running[l] == idx)
 			running[l] = -1;
 	st->in_use = false;
@@ -1131,10 +1159,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 
 	if (st)
-	{
-		saved_running = running[level];
-		running[level] = st - stmts;
-	}
+		saved_running = running_push(level, st);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1148,7 +1173,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		nesting_level--;
 		if (st)
 		{
-			running[level] = saved_running;
+			running_pop(level, saved_running);
 			st->failed = true;
 		}
 		PG_RE_THROW();
@@ -1156,7 +1181,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	PG_END_TRY();
 	nesting_level--;
 	if (st)
-		running[level] = saved_running;
+		running_pop(level, saved_running);
 
 	if (st && st->in_use && st->sampled)
 	{
@@ -1266,10 +1291,7 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
 
 	if (st)
-	{
-		saved = running[level];
-		running[level] = st - stmts;
-	}
+		saved = running_push(level, st);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1283,7 +1305,7 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 		nesting_level--;
 		if (st)
 		{
-			running[level] = saved;
+			running_pop(level, saved);
 			st->failed = true;
 		}
 		PG_RE_THROW();
@@ -1292,7 +1314,7 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 	nesting_level--;
 	if (st)
 	{
-		running[level] = saved;
+		running_pop(level, saved);
 		/* PostgreSQL 15 resets es_processed in every ExecutorRun */
 		if (qd->estate)
 			st->rows += qd->estate->es_processed;
@@ -1307,10 +1329,7 @@ otel_ExecutorFinish(QueryDesc *qd)
 	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
 
 	if (st)
-	{
-		saved = running[level];
-		running[level] = st - stmts;
-	}
+		saved = running_push(level, st);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1324,7 +1343,7 @@ otel_ExecutorFinish(QueryDesc *qd)
 		nesting_level--;
 		if (st)
 		{
-			running[level] = saved;
+			running_pop(level, saved);
 			st->failed = true;
 		}
 		PG_RE_THROW();
@@ -1332,7 +1351,7 @@ otel_ExecutorFinish(QueryDesc *qd)
 	PG_END_TRY();
 	nesting_level--;
 	if (st)
-		running[level] = saved;
+		running_pop(level, saved);
 }
 
 static void
@@ -1394,8 +1413,7 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 				st->buf_start = pgBufferUsage;
 				st->wal_start = pgWalUsage;
 			}
-			saved = running[level];
-			running[level] = st - stmts;
+			saved = running_push(level, st);
 		}
 	}
 
@@ -1414,7 +1432,7 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 		nesting_level--;
 		if (st)
 		{
-			running[level] = saved;
+			running_pop(level, saved);
 			if (st->in_use)
 				st->failed = true;
 		}
@@ -1423,7 +1441,7 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	PG_END_TRY();
 	nesting_level--;
 	if (st)
-		running[level] = saved;
+		running_pop(level, saved);
 
 	/* a COMMIT or ROLLBACK may have closed it already (transaction end) */
 	if (st && st->in_use && st->is_utility && st->level == level)
@@ -1546,6 +1564,7 @@ otel_xact_callback(XactEvent event, void *arg)
 			stmt_close(&stmts[i], -1, false, NULL, NULL, NULL, "transaction aborted");
 	for (int l = 0; l < MAX_STMTS; l++)
 		running[l] = -1;
+	running_top = 0;
 }
 
 /* ---------------- exported ---------------- */

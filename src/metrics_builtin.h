@@ -25,11 +25,15 @@
 
 #include "guc.h"
 
-/* hooks.c: is the query duration histogram on? */
+/*
+ * hooks.c: is the query duration histogram on?  Only when metrics go
+ * somewhere: timing every statement for nobody would cost every query.
+ */
 static inline bool
 otel_metrics_query_enabled(void)
 {
-	return (otel_builtin_metrics_mask & OTEL_BUILTIN_QUERY) != 0;
+	return (otel_builtin_metrics_mask & OTEL_BUILTIN_QUERY) != 0 &&
+		otel_metrics_leave_server();
 }
 
 /*
