@@ -607,17 +607,16 @@ stmt_free(OtelStmt *st)
 
 /* ---------------- span building ---------------- */
 
-/* dst += add (instrument.c keeps its adders to itself) */
-static void
-usage_add(BufferUsage *dst, const BufferUsage *add, WalUsage *wdst, const WalUsage *wadd)
+/*
+ * Add what this backend's buffer and WAL counters did since the snapshot to
+ * the statement (like an Instrumentation node, without its clock: the spans
+ * have their own timings).
+ */
+static inline void
+usage_since(OtelStmt *st, const BufferUsage *bu0, const WalUsage *wu0)
 {
-	static const BufferUsage zero_bu;
-	static const WalUsage zero_wu;
-
-	if (add)
-		BufferUsageAccumDiff(dst, add, &zero_bu);
-	if (wadd)
-		WalUsageAccumDiff(wdst, wadd, &zero_wu);
+	BufferUsageAccumDiff(&st->bufusage, &pgBufferUsage, bu0);
+	WalUsageAccumDiff(&st->walusage, &pgWalUsage, wu0);
 }
 
 static inline bool
@@ -884,8 +883,8 @@ span_name(OtelStmt *st, const char *op, char *buf, Size buflen)
  * end (aborted).  Never raises and never allocates.
  */
 static void
-stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec_bu,
-		   const WalUsage *exec_wu, const ErrorData *edata, const char *abort_msg)
+stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
+		   const ErrorData *edata, const char *abort_msg)
 {
 	int64		now = otel_now_ns();
 	OtelRecBuf	b;
@@ -894,8 +893,6 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 	const char *op;
 	const char *msg = NULL;
 	char		sqlstate[6] = {0};
-	BufferUsage bu = st->bufusage;
-	WalUsage	wu = st->walusage;
 
 	stmt_metric(st, edata, edata == NULL && abort_msg != NULL);
 	if (!st->sampled)
@@ -914,8 +911,6 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 
 	if (st->has_exec)
 		emit_child(st, "execution", st->exec_span_id, st->exec_start_ns, now, edata);
-
-	usage_add(&bu, exec_bu, &wu, exec_wu);
 
 	op = st->operation;
 	if ((op == NULL || op[0] == '\0') && st->qi)
@@ -955,7 +950,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned, const BufferUsage *exec
 	if (st->has_exec)
 		otel_attr_double(&b, "postgresql.execution_time_ms",
 						 (now - st->exec_start_ns) / 1000000.0);
-	add_blocks(&b, &bu, &wu);
+	add_blocks(&b, &st->bufusage, &st->walusage);
 	put_span(&b);
 
 	stmt_free(st);
@@ -967,7 +962,7 @@ close_deeper(int level)
 {
 	for (int i = 0; i < stmts_hi; i++)
 		if (stmts[i].in_use && stmts[i].level > level && stmts[i].qd == NULL)
-			stmt_close(&stmts[i], -1, false, NULL, NULL, NULL,
+			stmt_close(&stmts[i], -1, false, NULL,
 					   "statement did not complete");
 }
 
@@ -1140,7 +1135,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		else
 		{
 			if (old)
-				stmt_close(old, -1, false, NULL, NULL, NULL, NULL);
+				stmt_close(old, -1, false, NULL, NULL);
 			st = stmt_open(level, query_string);
 		}
 		if (st && st != old)
@@ -1187,14 +1182,8 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		int64		end = otel_now_ns();
 		uint8		plan_span[8];
-		BufferUsage bu;
-		WalUsage	wu;
 
-		memset(&bu, 0, sizeof(bu));
-		memset(&wu, 0, sizeof(wu));
-		BufferUsageAccumDiff(&bu, &pgBufferUsage, &bu_start);
-		WalUsageAccumDiff(&wu, &pgWalUsage, &wu_start);
-		usage_add(&st->bufusage, &bu, &st->walusage, &wu);
+		usage_since(st, &bu_start, &wu_start);
 		st->plan_ms = (end - start) / 1000000.0;
 		st->has_plan = true;
 		otel_random_span_id(plan_span);
@@ -1217,7 +1206,7 @@ otel_ExecutorStart(QueryDesc *qd, int eflags)
 		st = stmt_pending(level);
 		if (st && st->query_id != qid)
 		{
-			stmt_close(st, -1, false, NULL, NULL, NULL, NULL);
+			stmt_close(st, -1, false, NULL, NULL);
 			st = NULL;
 		}
 		if (st == NULL)
@@ -1268,13 +1257,6 @@ otel_ExecutorStart(QueryDesc *qd, int eflags)
 			st->qi->collection = plan_collection(ps);
 			MemoryContextSwitchTo(old);
 		}
-		if (qd->totaltime == NULL)
-		{
-			MemoryContext old = MemoryContextSwitchTo(qd->estate->es_query_cxt);
-
-			qd->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
-			MemoryContextSwitchTo(old);
-		}
 		st->exec_start_ns = otel_now_ns();
 		if (st->start_ns == 0)
 			st->start_ns = st->exec_start_ns;
@@ -1289,9 +1271,18 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 	int			level = nesting_level;
 	int			saved = -1;
 	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+	BufferUsage bu0;
+	WalUsage	wu0;
 
 	if (st)
+	{
 		saved = running_push(level, st);
+		if (st->sampled)
+		{
+			bu0 = pgBufferUsage;
+			wu0 = pgWalUsage;
+		}
+	}
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1318,6 +1309,8 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 		/* PostgreSQL 15 resets es_processed in every ExecutorRun */
 		if (qd->estate)
 			st->rows += qd->estate->es_processed;
+		if (st->sampled)
+			usage_since(st, &bu0, &wu0);
 	}
 }
 
@@ -1327,9 +1320,18 @@ otel_ExecutorFinish(QueryDesc *qd)
 	int			level = nesting_level;
 	int			saved = -1;
 	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+	BufferUsage bu0;
+	WalUsage	wu0;
 
 	if (st)
+	{
 		saved = running_push(level, st);
+		if (st->sampled)
+		{
+			bu0 = pgBufferUsage;
+			wu0 = pgWalUsage;
+		}
+	}
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1351,7 +1353,11 @@ otel_ExecutorFinish(QueryDesc *qd)
 	PG_END_TRY();
 	nesting_level--;
 	if (st)
+	{
 		running_pop(level, saved);
+		if (st->sampled)
+			usage_since(st, &bu0, &wu0);
+	}
 }
 
 static void
@@ -1367,11 +1373,8 @@ otel_ExecutorEnd(QueryDesc *qd)
 			int64		rows = (int64) st->rows;
 			bool		returned = qd->operation == CMD_SELECT ||
 				(qd->plannedstmt && qd->plannedstmt->hasReturning);
-			Instrumentation *in = qd->totaltime;
 
-			stmt_close(st, rows, returned,
-					   in ? &in->bufusage : NULL, in ? &in->walusage : NULL,
-					   NULL, NULL);
+			stmt_close(st, rows, returned, NULL, NULL);
 		}
 		else
 			stmt_free(st);
@@ -1397,7 +1400,7 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 		OtelStmt   *old = stmt_pending(level);
 
 		if (old)
-			stmt_close(old, -1, false, NULL, NULL, NULL, NULL);
+			stmt_close(old, -1, false, NULL, NULL);
 		st = stmt_open(level, queryString);
 		if (st)
 		{
@@ -1449,19 +1452,14 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 		close_deeper(level);
 		if (st->sampled)
 		{
-			BufferUsage bu;
-			WalUsage	wu;
 			int64		rows = -1;
 
-			memset(&bu, 0, sizeof(bu));
-			memset(&wu, 0, sizeof(wu));
-			BufferUsageAccumDiff(&bu, &pgBufferUsage, &st->buf_start);
-			WalUsageAccumDiff(&wu, &pgWalUsage, &st->wal_start);
+			usage_since(st, &st->buf_start, &st->wal_start);
 			if (qc && qc->commandTag != CMDTAG_UNKNOWN && command_tag_display_rowcount(qc->commandTag))
 				rows = (int64) qc->nprocessed;
 			stmt_close(st, rows, rows >= 0 && (qc->commandTag == CMDTAG_FETCH ||
 											   qc->commandTag == CMDTAG_SELECT),
-					   &bu, &wu, NULL, NULL);
+					   NULL, NULL);
 		}
 		else
 			stmt_free(st);
@@ -1514,7 +1512,7 @@ error_span_without_stmt(ErrorData *edata)
 		qi.operation = otel_query_operation(qi.text, qi.text_len);
 		st->qi = &qi;
 	}
-	stmt_close(st, -1, false, NULL, NULL, edata, NULL);
+	stmt_close(st, -1, false, edata, NULL);
 }
 
 static void
@@ -1541,7 +1539,7 @@ otel_emit_log(ErrorData *edata)
 				if (stmts[i].in_use && stmts[i].failed && stmts[i].level == lvl)
 				{
 					any = true;
-					stmt_close(&stmts[i], -1, false, NULL, NULL, edata, NULL);
+					stmt_close(&stmts[i], -1, false, edata, NULL);
 				}
 		if (!any && debug_query_string != NULL && nesting_level == 0)
 			error_span_without_stmt(edata);
@@ -1561,7 +1559,7 @@ otel_xact_callback(XactEvent event, void *arg)
 		return;
 	for (int i = 0; i < stmts_hi; i++)
 		if (stmts[i].in_use)
-			stmt_close(&stmts[i], -1, false, NULL, NULL, NULL, "transaction aborted");
+			stmt_close(&stmts[i], -1, false, NULL, "transaction aborted");
 	for (int l = 0; l < MAX_STMTS; l++)
 		running[l] = -1;
 	running_top = 0;
