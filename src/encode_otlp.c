@@ -394,6 +394,8 @@ pb_value(EncArena *a, PbAnyValue *v, const OtelAttr *at, int depth)
 				v->kvlist_value = kl;
 			}
 			break;
+		case OTEL_ATTR_SPAN_PB:
+			break;				/* never a value: pb_kvs skips it */
 	}
 }
 
@@ -418,6 +420,9 @@ pb_kvs(EncArena *a, const char *attrs, uint32 len, size_t *n_out, int depth)
 	otel_attr_iter_init(&it, attrs, len);
 	while (i < n && otel_attr_next(&it, &at))
 	{
+		/* span records only, and spans use the direct encoder */
+		if (at.type == OTEL_ATTR_SPAN_PB)
+			continue;
 		kvs[i] = keyvalue_init;
 		kvs[i].key = arena_str(a, at.key, at.key_len);
 		pb_value(a, &vals[i], &at, depth);
@@ -550,6 +555,8 @@ pb_value_size(const OtelAttr *at, int depth, bool *dirty)
 				return 0;
 			n = pb_kvlist_size(at->val, at->val_len, depth + 1, dirty);
 			return 1 + vsize(n) + n;
+		case OTEL_ATTR_SPAN_PB:
+			break;				/* never a value: see pb_kvlist_size */
 	}
 	return 0;					/* the reader returns no other type */
 }
@@ -600,6 +607,8 @@ pb_put_value(char *p, const OtelAttr *at, int depth, bool clean)
 			p = put_varint(p, n);
 			return pb_put_kvlist(p, TAG_LEN(F_LIST_VALUES), at->val, at->val_len,
 								 depth + 1, clean);
+		case OTEL_ATTR_SPAN_PB:
+			break;				/* never a value: see pb_kvlist_size */
 	}
 	return p;
 }
@@ -633,8 +642,16 @@ pb_kvlist_size(const char *attrs, uint32 len, int depth, bool *dirty)
 	otel_attr_iter_init(&it, attrs, len);
 	while (otel_attr_next(&it, &at))
 	{
-		Size		n = pb_kv_size(&at, depth, dirty);
+		Size		n;
 
+		/* pre-encoded Span.attributes fields (span records): copied as is */
+		if (unlikely(at.type == OTEL_ATTR_SPAN_PB))
+		{
+			if (depth == 0)
+				sz += at.val_len;
+			continue;
+		}
+		n = pb_kv_size(&at, depth, dirty);
 		sz += 1 + vsize(n) + n;
 	}
 	return sz;
@@ -652,9 +669,21 @@ pb_put_kvlist(char *p, char tag, const char *attrs, uint32 len, int depth,
 	otel_attr_iter_init(&it, attrs, len);
 	while (otel_attr_next(&it, &at))
 	{
-		Size		vn = pb_value_size(&at, depth, dirty);
+		Size		vn;
 		Size		kn = 0;
-		Size		n = 1 + vsize(vn) + vn;
+		Size		n;
+
+		if (unlikely(at.type == OTEL_ATTR_SPAN_PB))
+		{
+			if (depth == 0)
+			{
+				memcpy(p, at.val, at.val_len);
+				p += at.val_len;
+			}
+			continue;
+		}
+		vn = pb_value_size(&at, depth, dirty);
+		n = 1 + vsize(vn) + vn;
 
 		if (at.key_len > 0)
 		{
@@ -1313,6 +1342,129 @@ json_value(StringInfo out, const OtelAttr *at, int depth)
 	appendStringInfoCharMacro(out, '}');
 }
 
+static bool
+rd_varint(const uint8 **p, const uint8 *end, uint64 *v)
+{
+	uint64		r = 0;
+
+	for (int shift = 0; *p < end && shift < 64; shift += 7)
+	{
+		uint8		b = *(*p)++;
+
+		r |= (uint64) (b & 0x7F) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* An AnyValue object for an encoded AnyValue, in the forms the encoder writes. */
+static void
+json_pb_value(StringInfo out, const uint8 *p, const uint8 *end)
+{
+	uint64		v;
+	uint8		tag;
+
+	if (p >= end)
+	{
+		APPEND_LIT(out, "{}");
+		return;
+	}
+	tag = *p++;
+	if (tag == (uint8) TAG_LEN(F_AV_STRING) && rd_varint(&p, end, &v) &&
+		v <= (uint64) (end - p))
+	{
+		APPEND_LIT(out, "{\"stringValue\":");
+		json_str(out, (const char *) p, (Size) v);
+	}
+	else if (tag == (uint8) TAG_VARINT(F_AV_INT) && rd_varint(&p, end, &v))
+	{
+		APPEND_LIT(out, "{\"intValue\":");
+		json_int64(out, (int64) v);
+	}
+	else if (tag == (uint8) TAG_VARINT(F_AV_BOOL) && rd_varint(&p, end, &v))
+	{
+		if (v)
+			APPEND_LIT(out, "{\"boolValue\":true");
+		else
+			APPEND_LIT(out, "{\"boolValue\":false");
+	}
+	else if (tag == (uint8) TAG_I64(F_AV_DOUBLE) && end - p >= 8)
+	{
+		uint64		u;
+		double		d;
+
+		memcpy(&u, p, 8);
+#ifdef WORDS_BIGENDIAN
+		u = pg_bswap64(u);
+#endif
+		memcpy(&d, &u, 8);
+		APPEND_LIT(out, "{\"doubleValue\":");
+		json_double(out, d);
+	}
+	else
+		APPEND_LIT(out, "{");
+	appendStringInfoCharMacro(out, '}');
+}
+
+/*
+ * KeyValue objects, each after a comma unless *first, for pre-encoded
+ * Span.attributes fields (record.h's SPAN_PB, written by
+ * otel_pb_put_span_attrs()).  Stops at anything it did not write.
+ */
+static void
+json_span_pb(StringInfo out, const char *data, uint32 len, bool *first)
+{
+	const uint8 *p = (const uint8 *) data;
+	const uint8 *end = p + len;
+
+	while (p < end)
+	{
+		uint64		n;
+		const uint8 *kv_end;
+		const uint8 *key = NULL;
+		const uint8 *val = NULL;
+		uint64		key_len = 0;
+		uint64		val_len = 0;
+
+		if (*p++ != (uint8) TAG_LEN(F_SPAN_ATTRIBUTES) || !rd_varint(&p, end, &n) ||
+			n > (uint64) (end - p))
+			return;
+		kv_end = p + n;
+		while (p < kv_end)
+		{
+			uint8		tag = *p++;
+			uint64		l;
+
+			if ((tag & 7) != OTEL_PB_WT_LEN || !rd_varint(&p, kv_end, &l) ||
+				l > (uint64) (kv_end - p))
+				return;
+			if (tag == (uint8) TAG_LEN(F_KV_KEY))
+			{
+				key = p;
+				key_len = l;
+			}
+			else if (tag == (uint8) TAG_LEN(F_KV_VALUE))
+			{
+				val = p;
+				val_len = l;
+			}
+			p += l;
+		}
+		if (!*first)
+			appendStringInfoCharMacro(out, ',');
+		*first = false;
+		APPEND_LIT(out, "{\"key\":");
+		json_str(out, key ? (const char *) key : "", (Size) key_len);
+		APPEND_LIT(out, ",\"value\":");
+		json_pb_value(out, val, val ? val + val_len : val);
+		appendStringInfoCharMacro(out, '}');
+	}
+}
+
 /* A non-empty JSON array of KeyValue objects. */
 static void
 json_kvs(StringInfo out, const char *attrs, uint32 len, int depth)
@@ -1325,6 +1477,12 @@ json_kvs(StringInfo out, const char *attrs, uint32 len, int depth)
 	otel_attr_iter_init(&it, attrs, len);
 	while (otel_attr_next(&it, &at))
 	{
+		if (unlikely(at.type == OTEL_ATTR_SPAN_PB))
+		{
+			if (depth == 0)
+				json_span_pb(out, at.val, at.val_len, &first);
+			continue;
+		}
 		if (!first)
 			appendStringInfoCharMacro(out, ',');
 		first = false;
@@ -1719,6 +1877,20 @@ otel_pb_put_str_field(char *p, int field_no, const char *s, Size len)
 	p = otel_pb_put_tag(p, field_no, OTEL_PB_WT_LEN);
 	p = put_varint(p, n);
 	return pb_putstr(p, s, len, n, false);
+}
+
+Size
+otel_pb_span_attrs_size(const char *attrs, uint32 len)
+{
+	bool		dirty = false;
+
+	return pb_kvlist_size(attrs, len, 0, &dirty);
+}
+
+char *
+otel_pb_put_span_attrs(char *p, const char *attrs, uint32 len)
+{
+	return pb_put_kvlist(p, TAG_LEN(F_SPAN_ATTRIBUTES), attrs, len, 0, false);
 }
 
 Size

@@ -24,6 +24,16 @@
 #include "opentelemetry/proto/resource/v1/resource.pb-c.h"
 
 /*
+ * Capture side (hooks.c): an attribute list as protobuf Span.attributes
+ * fields, for a span record's SPAN_PB entry (record.h), so that attributes
+ * repeated in every span are encoded once instead of by the worker for each.
+ * Size first, then write exactly that many bytes; no allocation, no error,
+ * strings made valid UTF-8.
+ */
+extern Size otel_pb_span_attrs_size(const char *attrs, uint32 len);
+extern char *otel_pb_put_span_attrs(char *p, const char *attrs, uint32 len);
+
+/*
  * Append an ExportTraceServiceRequest for the spans to out.  When segs is
  * not NULL, *segs is set to a palloc'd array with where each span lies in
  * out (keyed by name and kind, for gzip_delta.h) and *nsegs to its length.

@@ -116,6 +116,8 @@ scalar_text(StringInfo out, const OtelAttr *at)
 		case OTEL_ATTR_KVLIST:
 			plain_json(out, at, 0);
 			break;
+		case OTEL_ATTR_SPAN_PB:
+			break;				/* span records only: never in a log */
 	}
 }
 
@@ -150,6 +152,9 @@ plain_json(StringInfo out, const OtelAttr *at, int depth)
 			return;
 		case OTEL_ATTR_BYTES:
 			otel_enc_json_base64(out, at->val, at->val_len);
+			return;
+		case OTEL_ATTR_SPAN_PB:
+			appendStringInfoString(out, "null");	/* span records only */
 			return;
 		case OTEL_ATTR_ARRAY:
 		case OTEL_ATTR_KVLIST:

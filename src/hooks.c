@@ -20,7 +20,10 @@
  * unsampled statement keeps only its slot (so that the planner's decision
  * carries to the executor), switches no instrumentation on and copies
  * nothing.  Per-query-id facts (normalised text, summary, operation,
- * collection) are computed once and cached in backend memory.
+ * collection) are computed once and cached in backend memory, and so are
+ * the span attributes of the session and of each query id, already encoded
+ * as protobuf by encode_otlp.h's pure attribute writer (the only thing used
+ * from it) so that the worker copies them instead of encoding them per span.
  *
  * Finished spans are built in a static scratch area and copied once into
  * the traces ring; nothing on that path allocates, takes a lock across the
@@ -57,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "buffer.h"
+#include "encode_otlp.h"
 #include "guc.h"
 #include "hooks.h"
 #include "metrics_builtin.h"
@@ -112,7 +116,7 @@ typedef struct QueryInfo
 	char	   *summary;
 	char	   *operation;
 	char	   *collection;		/* NULL: not looked up yet; "": none */
-	/* encoded attributes of this query id (see query_attrs) */
+	/* attributes of this query id as protobuf, a SPAN_PB entry (query_attrs) */
 	char	   *attrs;
 	uint32		attrs_len;
 	int			attrs_semconv;
@@ -155,12 +159,15 @@ static Oid	user_cached = InvalidOid;
 static char *user_name = NULL;
 
 /*
- * The encoded attributes that stay the same for the whole session (database,
- * schema, addresses, role, application_name, pid), copied into every
- * statement span in one piece; rebuilt when one of them changes.
+ * The attributes that stay the same for the whole session (database,
+ * schema, addresses, role, application_name, pid), encoded once as protobuf
+ * (sess_pb, a SPAN_PB entry of record.h) and copied into every statement
+ * span in one piece; rebuilt when one of them changes.  sess_attrs is the
+ * record-format list they are encoded from.
  */
 static char sess_attrs[2048];
-static Size sess_attrs_len = 0;
+static char sess_pb[4096];
+static Size sess_pb_len = 0;
 static bool sess_attrs_valid = false;
 static int	sess_attrs_semconv = 0;
 static char sess_appname[NAMEDATALEN];
@@ -714,19 +721,20 @@ session_attrs(OtelRecBuf *b)
 
 		otel_rec_init(&tmp, sess_attrs, sizeof(sess_attrs));
 		session_attrs_write(&tmp);
-		if (tmp.overflow)
+		if (tmp.overflow ||
+			otel_pb_span_attrs_size(tmp.data, tmp.len) > sizeof(sess_pb))
 		{
 			/* too long to keep (very long names): write them each time */
 			sess_attrs_valid = false;
 			session_attrs_write(b);
 			return;
 		}
-		sess_attrs_len = tmp.len;
+		sess_pb_len = otel_pb_put_span_attrs(sess_pb, tmp.data, tmp.len) - sess_pb;
 		sess_attrs_semconv = otel_semconv;
 		strlcpy(sess_appname, app, sizeof(sess_appname));
 		sess_attrs_valid = true;
 	}
-	otel_rec_append(b, sess_attrs, sess_attrs_len);
+	otel_attr_span_pb(b, sess_pb, sess_pb_len);
 }
 
 /* attributes of the query id: operation, table, text, summary, query id */
@@ -781,26 +789,31 @@ query_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
 	if (qi->attrs == NULL || qi->attrs_semconv != otel_semconv || qi->attrs_op != op)
 	{
 		Size		mark = b->len;
+		Size		pb_len;
+		char	   *pb;
 
 		if (!may_alloc)
 		{
 			query_attrs_write(b, qi, op, st->query_id);
 			return;
 		}
-		/* encode in place, then keep a copy */
+		/* write them in place, and keep them encoded for the next spans */
 		query_attrs_write(b, qi, op, st->query_id);
 		if (b->overflow)
 			return;
+		pb_len = otel_pb_span_attrs_size(b->data + mark, b->len - mark);
+		pb = MemoryContextAlloc(query_cache_cxt, Max(pb_len, 1));
+		if (otel_pb_put_span_attrs(pb, b->data + mark, b->len - mark) - pb != pb_len)
+			elog(ERROR, "query attributes encoded to an unexpected size");
 		if (qi->attrs)
 			pfree(qi->attrs);
-		qi->attrs = MemoryContextAlloc(query_cache_cxt, b->len - mark);
-		memcpy(qi->attrs, b->data + mark, b->len - mark);
-		qi->attrs_len = (uint32) (b->len - mark);
+		qi->attrs = pb;
+		qi->attrs_len = (uint32) pb_len;
 		qi->attrs_semconv = otel_semconv;
 		qi->attrs_op = op;
 		return;
 	}
-	otel_rec_append(b, qi->attrs, qi->attrs_len);
+	otel_attr_span_pb(b, qi->attrs, qi->attrs_len);
 }
 
 /* attributes every statement span carries */

@@ -15,17 +15,7 @@
 
 #include "record.h"
 
-typedef struct AttrHdr
-{
-	uint8		type;
-	uint8		pad;
-	uint16		key_len;
-	uint32		val_len;
-} AttrHdr;
-
-#define ATTR_HDR_SIZE	8
-
-StaticAssertDecl(sizeof(AttrHdr) == ATTR_HDR_SIZE, "attribute header size");
+StaticAssertDecl(sizeof(OtelAttrHdr) == OTEL_ATTR_HDR_SIZE, "attribute header size");
 
 void
 otel_rec_init(OtelRecBuf *b, char *mem, Size cap)
@@ -52,7 +42,7 @@ static void
 attr_put(OtelRecBuf *b, OtelAttrType type, const char *key,
 		 const void *val, Size vlen)
 {
-	AttrHdr		h;
+	OtelAttrHdr h;
 	Size		klen = strlen(key);
 
 	if (klen > PG_UINT16_MAX || vlen > PG_UINT32_MAX)
@@ -64,7 +54,7 @@ attr_put(OtelRecBuf *b, OtelAttrType type, const char *key,
 	h.pad = 0;
 	h.key_len = (uint16) klen;
 	h.val_len = (uint32) vlen;
-	otel_rec_append(b, &h, ATTR_HDR_SIZE);
+	otel_rec_append(b, &h, OTEL_ATTR_HDR_SIZE);
 	otel_rec_append(b, key, klen);
 	if (vlen)
 		otel_rec_append(b, val, vlen);
@@ -98,6 +88,12 @@ otel_attr_bool(OtelRecBuf *b, const char *key, bool val)
 	attr_put(b, OTEL_ATTR_BOOL, key, &v, 1);
 }
 
+void
+otel_attr_span_pb(OtelRecBuf *b, const char *pb, Size len)
+{
+	attr_put(b, OTEL_ATTR_SPAN_PB, "", pb, len);
+}
+
 Size
 otel_attr_begin_nested(OtelRecBuf *b, OtelAttrType type, const char *key)
 {
@@ -110,13 +106,13 @@ otel_attr_begin_nested(OtelRecBuf *b, OtelAttrType type, const char *key)
 void
 otel_attr_end_nested(OtelRecBuf *b, Size mark)
 {
-	AttrHdr		h;
+	OtelAttrHdr h;
 
 	if (b->overflow)
 		return;
-	memcpy(&h, b->data + mark, ATTR_HDR_SIZE);
-	h.val_len = (uint32) (b->len - mark - ATTR_HDR_SIZE - h.key_len);
-	memcpy(b->data + mark, &h, ATTR_HDR_SIZE);
+	memcpy(&h, b->data + mark, OTEL_ATTR_HDR_SIZE);
+	h.val_len = (uint32) (b->len - mark - OTEL_ATTR_HDR_SIZE - h.key_len);
+	memcpy(b->data + mark, &h, OTEL_ATTR_HDR_SIZE);
 }
 
 /* ---- spans ---- */
@@ -272,72 +268,3 @@ otel_log_view(const char *data, uint32 len, OtelLogView *v)
 	return true;
 }
 
-void
-otel_attr_iter_init(OtelAttrIter *it, const char *attrs, uint32 len)
-{
-	it->p = attrs;
-	it->end = attrs + len;
-}
-
-bool
-otel_attr_next(OtelAttrIter *it, OtelAttr *a)
-{
-	AttrHdr		h;
-	Size		left = it->end - it->p;
-
-	if (left < ATTR_HDR_SIZE)
-		return false;
-	memcpy(&h, it->p, ATTR_HDR_SIZE);
-	if ((uint64) ATTR_HDR_SIZE + h.key_len + h.val_len > left)
-		return false;
-	a->type = (OtelAttrType) h.type;
-	a->key = it->p + ATTR_HDR_SIZE;
-	a->key_len = h.key_len;
-	a->val = a->key + h.key_len;
-	a->val_len = h.val_len;
-	switch (a->type)
-	{
-		case OTEL_ATTR_INT:
-		case OTEL_ATTR_DOUBLE:
-			if (h.val_len != 8)
-				return false;
-			break;
-		case OTEL_ATTR_BOOL:
-			if (h.val_len != 1)
-				return false;
-			break;
-		case OTEL_ATTR_STRING:
-		case OTEL_ATTR_BYTES:
-		case OTEL_ATTR_ARRAY:
-		case OTEL_ATTR_KVLIST:
-			break;
-		default:
-			return false;
-	}
-	it->p = a->val + h.val_len;
-	return true;
-}
-
-int64
-otel_attr_get_int(const OtelAttr *a)
-{
-	int64		v;
-
-	memcpy(&v, a->val, sizeof(v));
-	return v;
-}
-
-double
-otel_attr_get_double(const OtelAttr *a)
-{
-	double		v;
-
-	memcpy(&v, a->val, sizeof(v));
-	return v;
-}
-
-bool
-otel_attr_get_bool(const OtelAttr *a)
-{
-	return a->val[0] != 0;
-}

@@ -14,7 +14,11 @@
  *			key bytes, value bytes
  *		INT and DOUBLE values are 8 bytes, BOOL 1 byte, STRING/BYTES raw;
  *		ARRAY and KVLIST values are themselves attribute lists (array elements
- *		have key_len 0).
+ *		have key_len 0).  SPAN_PB (span records only, key_len 0) holds
+ *		attributes already encoded as protobuf Span.attributes fields (tag,
+ *		length, KeyValue; repeated), valid UTF-8: the capture side encodes the
+ *		attributes that repeat (session, query id) once and the protobuf
+ *		encoder copies them as they are.
  *
  *		The builder never fails and never allocates: when the memory is too
  *		small it stops appending, sets overflow, and the record is dropped by
@@ -38,7 +42,8 @@ typedef enum OtelAttrType
 	OTEL_ATTR_BOOL = 4,
 	OTEL_ATTR_BYTES = 5,
 	OTEL_ATTR_ARRAY = 6,
-	OTEL_ATTR_KVLIST = 7
+	OTEL_ATTR_KVLIST = 7,
+	OTEL_ATTR_SPAN_PB = 8
 } OtelAttrType;
 
 /* OTLP enum values, used as-is in records */
@@ -112,6 +117,8 @@ extern void otel_attr_str(OtelRecBuf *b, const char *key, const char *val, int v
 extern void otel_attr_int(OtelRecBuf *b, const char *key, int64 val);
 extern void otel_attr_double(OtelRecBuf *b, const char *key, double val);
 extern void otel_attr_bool(OtelRecBuf *b, const char *key, bool val);
+/* pre-encoded Span.attributes fields (see SPAN_PB above) */
+extern void otel_attr_span_pb(OtelRecBuf *b, const char *pb, Size len);
 /* nested ARRAY / KVLIST: begin returns a mark to pass to end */
 extern Size otel_attr_begin_nested(OtelRecBuf *b, OtelAttrType type, const char *key);
 extern void otel_attr_end_nested(OtelRecBuf *b, Size mark);
@@ -172,11 +179,91 @@ typedef struct OtelAttrIter
 	const char *end;
 } OtelAttrIter;
 
-extern void otel_attr_iter_init(OtelAttrIter *it, const char *attrs, uint32 len);
+/* The header of an attribute list entry (see the top of this file). */
+typedef struct OtelAttrHdr
+{
+	uint8		type;
+	uint8		pad;
+	uint16		key_len;
+	uint32		val_len;
+} OtelAttrHdr;
+
+#define OTEL_ATTR_HDR_SIZE	8
+
+/*
+ * The reader, inline: the worker calls it for every attribute of every
+ * span, twice.
+ */
+static inline void
+otel_attr_iter_init(OtelAttrIter *it, const char *attrs, uint32 len)
+{
+	it->p = attrs;
+	it->end = attrs + len;
+}
+
 /* false at the end or on a malformed entry */
-extern bool otel_attr_next(OtelAttrIter *it, OtelAttr *a);
-extern int64 otel_attr_get_int(const OtelAttr *a);
-extern double otel_attr_get_double(const OtelAttr *a);
-extern bool otel_attr_get_bool(const OtelAttr *a);
+static inline bool
+otel_attr_next(OtelAttrIter *it, OtelAttr *a)
+{
+	OtelAttrHdr h;
+	Size		left = it->end - it->p;
+
+	if (left < OTEL_ATTR_HDR_SIZE)
+		return false;
+	memcpy(&h, it->p, OTEL_ATTR_HDR_SIZE);
+	if ((uint64) OTEL_ATTR_HDR_SIZE + h.key_len + h.val_len > left)
+		return false;
+	a->type = (OtelAttrType) h.type;
+	a->key = it->p + OTEL_ATTR_HDR_SIZE;
+	a->key_len = h.key_len;
+	a->val = a->key + h.key_len;
+	a->val_len = h.val_len;
+	switch (a->type)
+	{
+		case OTEL_ATTR_INT:
+		case OTEL_ATTR_DOUBLE:
+			if (h.val_len != 8)
+				return false;
+			break;
+		case OTEL_ATTR_BOOL:
+			if (h.val_len != 1)
+				return false;
+			break;
+		case OTEL_ATTR_STRING:
+		case OTEL_ATTR_BYTES:
+		case OTEL_ATTR_ARRAY:
+		case OTEL_ATTR_KVLIST:
+		case OTEL_ATTR_SPAN_PB:
+			break;
+		default:
+			return false;
+	}
+	it->p = a->val + h.val_len;
+	return true;
+}
+
+static inline int64
+otel_attr_get_int(const OtelAttr *a)
+{
+	int64		v;
+
+	memcpy(&v, a->val, sizeof(v));
+	return v;
+}
+
+static inline double
+otel_attr_get_double(const OtelAttr *a)
+{
+	double		v;
+
+	memcpy(&v, a->val, sizeof(v));
+	return v;
+}
+
+static inline bool
+otel_attr_get_bool(const OtelAttr *a)
+{
+	return a->val[0] != 0;
+}
 
 #endif							/* OTEL_RECORD_H */

@@ -420,6 +420,42 @@ if (@j)
 	like($sent_span, qr/^[0-9a-f]{16}$/, 'http/json: span id sent as hex');
 }
 
+# The span attributes that repeat (the session's, the query id's) travel
+# pre-encoded as protobuf in the span record; the JSON encoder must give the
+# same attributes from them as from a freshly written list (the first span
+# of a query id).
+$hrx->reset;
+$node->safe_psql('postgres',
+	"SELECT x FROM g_json; SELECT x FROM g_json; SELECT x FROM g_json WHERE x > -1");
+ok(otel_flush($node, 15000), 'http/json: flush after repeats');
+my @rep = server_spans($hrx->spans, text => qr/\bg_json\b/);
+is(scalar @rep, 3, 'http/json: three statement spans');
+if (@rep == 3)
+{
+	for my $s (@rep)
+	{
+		my $a = $s->{attributes};
+		is($a->{'db.system.name'}, 'postgresql', 'http/json: db.system.name');
+		is($a->{'db.system'}, 'postgresql', 'http/json: db.system');
+		is($a->{'db.namespace'}, 'postgres|public', 'http/json: db.namespace');
+		is($a->{'user.name'}, $a->{'db.user'}, 'http/json: user.name and db.user');
+		ok(defined $a->{'postgresql.backend_pid'} && $a->{'postgresql.backend_pid'} =~ /^\d+$/,
+			'http/json: backend pid is an integer');
+		like($a->{'postgresql.query_id'} // '', qr/^-?\d+$/, 'http/json: query id is an integer');
+		is($a->{'db.operation.name'}, 'SELECT', 'http/json: operation');
+		is($a->{'db.collection.name'}, 'g_json', 'http/json: collection');
+		is($a->{'db.query.text'}, $a->{'db.statement'}, 'http/json: text under both names');
+	}
+	my @t = sort map { $_->{attributes}{'db.query.text'} } @rep;
+	is_deeply(\@t, [ 'SELECT x FROM g_json', 'SELECT x FROM g_json',
+		'SELECT x FROM g_json WHERE x > $1' ], 'http/json: texts');
+	my ($a1, $a2) = map { $_->{attributes} } grep {
+		$_->{attributes}{'db.query.text'} eq 'SELECT x FROM g_json' } @rep;
+	is_deeply([ sort keys %$a1 ], [ sort keys %$a2 ],
+		'http/json: same attribute names from the list and from the cached encoding');
+	is($a1->{'postgresql.query_id'}, $a2->{'postgresql.query_id'}, 'http/json: same query id');
+}
+
 # ---- the secrets never reach the server log -------------------------------------------
 
 $node->stop;
