@@ -145,7 +145,12 @@ build_tables(void)
 	tables_ready = true;
 }
 
-/* LSB-first bit writer; out has room for everything (see the bound below) */
+/*
+ * LSB-first bit writer.  Whole bytes leave the 64-bit buffer by one 8-byte
+ * store (the output has 8 bytes of slack past anything written: see the
+ * bound below), so after a flush fewer than 8 bits wait and up to 56 more
+ * can be added before the next one.
+ */
 typedef struct BitWriter
 {
 	uint8	   *p;
@@ -154,31 +159,36 @@ typedef struct BitWriter
 } BitWriter;
 
 static pg_attribute_always_inline void
+flush_bytes(BitWriter *w)
+{
+	uint64		v = w->buf;
+
+#ifdef WORDS_BIGENDIAN
+	v = pg_bswap64(v);
+#endif
+	memcpy(w->p, &v, 8);
+	w->p += w->n >> 3;
+	w->buf >>= (w->n & ~7);
+	w->n &= 7;
+}
+
+/* at most 31 bits at a time */
+static pg_attribute_always_inline void
 put_bits(BitWriter *w, uint64 bits, int nbits)
 {
 	w->buf |= bits << w->n;
 	w->n += nbits;
 	if (w->n >= 32)
-	{
-		w->p[0] = (uint8) w->buf;
-		w->p[1] = (uint8) (w->buf >> 8);
-		w->p[2] = (uint8) (w->buf >> 16);
-		w->p[3] = (uint8) (w->buf >> 24);
-		w->p += 4;
-		w->buf >>= 32;
-		w->n -= 32;
-	}
+		flush_bytes(w);
 }
 
+/* the last partial byte */
 static void
 flush_bits(BitWriter *w)
 {
-	while (w->n > 0)
-	{
-		*w->p++ = (uint8) w->buf;
-		w->buf >>= 8;
-		w->n -= 8;
-	}
+	flush_bytes(w);
+	if (w->n > 0)
+		w->p++;
 	w->n = 0;
 	w->buf = 0;
 }
@@ -189,10 +199,29 @@ put_literal(BitWriter *w, uint8 c)
 	put_bits(w, lit_code[c].bits, lit_code[c].nbits);
 }
 
+/* Literals three at a time (27 bits at most), one store per three. */
 static void
 put_literals(BitWriter *w, const uint8 *s, Size n)
 {
-	for (Size i = 0; i < n; i++)
+	Size		i = 0;
+
+	if (w->n >= 8)
+		flush_bytes(w);
+	for (; i + 3 <= n; i += 3)
+	{
+		const Code *a = &lit_code[s[i]];
+		const Code *b = &lit_code[s[i + 1]];
+		const Code *c = &lit_code[s[i + 2]];
+
+		w->buf |= (uint64) a->bits << w->n;
+		w->n += a->nbits;
+		w->buf |= (uint64) b->bits << w->n;
+		w->n += b->nbits;
+		w->buf |= (uint64) c->bits << w->n;
+		w->n += c->nbits;
+		flush_bytes(w);
+	}
+	for (; i < n; i++)
 		put_literal(w, s[i]);
 }
 
