@@ -140,25 +140,44 @@ slot_at(OtelRing *r, uint64 pos)
 bool
 otel_buffer_put(OtelSignal sig, const void *data, Size len)
 {
+	OtelRecordRef rec;
+
+	rec.data = data;
+	rec.len = (uint32) Min(len, (Size) PG_UINT32_MAX);
+	if (rec.len != len)
+		rec.len = 0;			/* far too big: refused below */
+	return otel_buffer_put_many(sig, &rec, 1);
+}
+
+bool
+otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
+{
 	OtelRing   *r;
-	uint64		need,
+	uint64		need = 0,
 				off,
 				pad = 0,
 				pos,
 				used,
 				nrecords;
-	OtelSlotHeader *slot;
+	OtelSlotHeader *slots[OTEL_BUFFER_PUT_MAX];
 
-	if (otel_buf == NULL)
+	if (otel_buf == NULL || n <= 0)
 		return false;
 	r = &otel_buf->rings[sig];
-	need = SLOT_HDR + TYPEALIGN(8, len);
-	if (r->size == 0 || len == 0 || len > OTEL_MAX_RECORD_SIZE || need > r->size / 4)
+	for (int i = 0; i < n; i++)
 	{
-		otel_stats_add_local(sig, OTEL_STAT_DROPPED, 1);
+		if (recs[i].len == 0 || recs[i].len > OTEL_MAX_RECORD_SIZE)
+			need = PG_UINT64_MAX / 2;
+		else
+			need += SLOT_HDR + TYPEALIGN(8, recs[i].len);
+	}
+	if (r->size == 0 || n > OTEL_BUFFER_PUT_MAX || need > r->size / 4)
+	{
+		otel_stats_add_local(sig, OTEL_STAT_DROPPED, n);
 		return false;
 	}
 
+	/* all the slots, contiguous, in one reservation */
 	SpinLockAcquire(&r->mutex);
 	off = r->head % r->size;
 	if (off + need > r->size)
@@ -166,7 +185,7 @@ otel_buffer_put(OtelSignal sig, const void *data, Size len)
 	if (r->head + pad + need - r->tail > r->size)
 	{
 		SpinLockRelease(&r->mutex);
-		otel_stats_add_local(sig, OTEL_STAT_DROPPED, 1);
+		otel_stats_add_local(sig, OTEL_STAT_DROPPED, n);
 		return false;
 	}
 	if (pad)
@@ -177,18 +196,26 @@ otel_buffer_put(OtelSignal sig, const void *data, Size len)
 		pg_atomic_write_u32(&ps->state, (uint32) pad | SLOT_PAD_FLAG);
 	}
 	pos = r->head + pad;
-	slot = slot_at(r, pos);
-	pg_atomic_write_u32(&slot->state, 0);
-	r->head = pos + need;
+	for (int i = 0; i < n; i++)
+	{
+		slots[i] = slot_at(r, pos);
+		pg_atomic_write_u32(&slots[i]->state, 0);
+		pos += SLOT_HDR + TYPEALIGN(8, recs[i].len);
+	}
+	r->head = pos;
 	used = r->head - r->tail;
-	nrecords = ++r->nrecords;
+	r->nrecords += n;
+	nrecords = r->nrecords;
 	SpinLockRelease(&r->mutex);
 
-	memcpy((char *) slot + SLOT_HDR, data, len);
-	pg_write_barrier();
-	pg_atomic_write_u32(&slot->state, (uint32) len);
+	for (int i = 0; i < n; i++)
+	{
+		memcpy((char *) slots[i] + SLOT_HDR, recs[i].data, recs[i].len);
+		pg_write_barrier();
+		pg_atomic_write_u32(&slots[i]->state, recs[i].len);
+	}
 
-	otel_stats_add_local(sig, OTEL_STAT_PRODUCED, 1);
+	otel_stats_add_local(sig, OTEL_STAT_PRODUCED, n);
 
 	/* a batch is ready, or past half full: make sure the worker is draining */
 	if ((nrecords >= pg_atomic_read_u32(&r->wake_records) || used > r->size / 2) &&

@@ -34,12 +34,19 @@ extern void otel_buffer_shmem_init(void);	/* under AddinShmemInitLock */
  */
 extern bool otel_buffer_put(OtelSignal sig, const void *data, Size len);
 
-/* One complete record, pointing into shared memory. */
+/* One complete record (pointing into shared memory when peeked). */
 typedef struct OtelRecordRef
 {
 	const char *data;
 	uint32		len;
 } OtelRecordRef;
+
+/*
+ * Up to OTEL_BUFFER_PUT_MAX records in one reservation (one spinlock round
+ * trip): all are kept, or all dropped and counted.
+ */
+#define OTEL_BUFFER_PUT_MAX	4
+extern bool otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n);
 
 /*
  * Worker only.  Fill refs[] with up to max complete records from the oldest

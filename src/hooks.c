@@ -25,9 +25,10 @@
  * as protobuf by encode_otlp.h's pure attribute writer (the only thing used
  * from it) so that the worker copies them instead of encoding them per span.
  *
- * Finished spans are built in a static scratch area and copied once into
- * the traces ring; nothing on that path allocates, takes a lock across the
- * copy or makes a system call.
+ * Finished spans are built in static scratch areas and copied once into
+ * the traces ring, a statement's planning, execution and own span in one
+ * reservation (the planning span waits in the slot until then); nothing on
+ * that path allocates, takes a lock across the copy or makes a system call.
  *
  *-------------------------------------------------------------------------
  */
@@ -80,7 +81,8 @@ typedef struct OtelStmt
 	bool		sampled;
 	bool		has_ctx;		/* trace id known (sampled or not) */
 	bool		is_utility;
-	bool		has_plan;		/* a planning child was emitted */
+	bool		has_plan;		/* it was planned (plan_ms is set) */
+	bool		plan_pending;	/* planning child kept for stmt_close */
 	bool		has_exec;		/* an execution child is running */
 	bool		failed;			/* an error passed through its hooks */
 	uint64		rows;			/* es_processed summed over ExecutorRun calls */
@@ -92,6 +94,9 @@ typedef struct OtelStmt
 	uint8		parent_id[8];
 	uint8		flags;
 	uint8		exec_span_id[8];
+	uint8		plan_span_id[8];
+	int64		plan_start_ns;
+	int64		plan_end_ns;
 	int			tracestate_len;
 	int64		start_ns;
 	int64		metric_start_ns;	/* top level, query metric on: start */
@@ -144,6 +149,8 @@ static HTAB *query_cache = NULL;
 static MemoryContext query_cache_cxt = NULL;
 
 static char scratch[SCRATCH_SIZE];
+/* a statement's planning and execution spans, put with it */
+static char child_scratch[2][1024 + OTEL_TRACESTATE_MAX];
 
 /* per-backend facts, computed on first use */
 static bool conn_info_done = false;
@@ -826,16 +833,31 @@ add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
 		otel_attr_int(b, "postgresql.nesting_level", st->level);
 }
 
+/*
+ * Finish b and add it to recs (a truncated span is counted and left out);
+ * the caller puts recs into the ring in one reservation.
+ */
 static void
-put_span(OtelRecBuf *b)
+span_ready(OtelRecBuf *b, OtelRecordRef *recs, int *n)
 {
 	if (otel_span_finish(b))
-		(void) otel_buffer_put(OTEL_SIGNAL_TRACES, b->data, b->len);
+	{
+		recs[*n].data = b->data;
+		recs[*n].len = (uint32) b->len;
+		(*n)++;
+	}
 	else
 	{
 		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_TRUNCATED, 1);
 		otel_stats_add(OTEL_SIGNAL_TRACES, OTEL_STAT_DROPPED, 1);
 	}
+}
+
+static void
+put_spans(const OtelRecordRef *recs, int n)
+{
+	if (n > 0)
+		(void) otel_buffer_put_many(OTEL_SIGNAL_TRACES, recs, n);
 }
 
 static void
@@ -853,21 +875,34 @@ fill_header(OtelSpanHeader *h, OtelStmt *st, const uint8 *span_id, const uint8 *
 	h->flags = st->flags;
 }
 
-/* a child INTERNAL span: planning or execution */
+/* a child INTERNAL span, planning or execution, built in buf */
 static void
-emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, int64 end,
-		   const ErrorData *edata)
+build_child(OtelRecBuf *b, char *buf, Size size, OtelStmt *st, const char *name,
+			const uint8 *span_id, int64 start, int64 end, const ErrorData *edata)
 {
-	OtelRecBuf	b;
 	OtelSpanHeader h;
 
 	fill_header(&h, st, span_id, st->span_id, start, end, OTEL_SPAN_KIND_INTERNAL);
 	if (edata)
 		h.status = OTEL_STATUS_ERROR;
-	otel_rec_init(&b, scratch, sizeof(scratch));
-	otel_span_begin(&b, &h, name, strlen(name),
+	otel_rec_init(b, buf, size);
+	otel_span_begin(b, &h, name, strlen(name),
 					st->tracestate, st->tracestate_len, NULL, 0);
-	put_span(&b);
+}
+
+/* a child span on its own, at once */
+static void
+emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, int64 end,
+		   const ErrorData *edata)
+{
+	OtelRecBuf	b;
+	OtelRecordRef rec;
+	int			n = 0;
+
+	build_child(&b, child_scratch[0], sizeof(child_scratch[0]), st, name, span_id,
+				start, end, edata);
+	span_ready(&b, &rec, &n);
+	put_spans(&rec, n);
 }
 
 static const char *
@@ -901,6 +936,9 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 {
 	int64		now = otel_now_ns();
 	OtelRecBuf	b;
+	OtelRecBuf	cb[2];
+	OtelRecordRef recs[3];
+	int			nrecs = 0;
 	OtelSpanHeader h;
 	char		namebuf[NAMEDATALEN * 2 + 64];
 	const char *op;
@@ -922,8 +960,19 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	else if (abort_msg)
 		msg = abort_msg;
 
+	if (st->plan_pending)
+	{
+		build_child(&cb[0], child_scratch[0], sizeof(child_scratch[0]), st, "planning",
+					st->plan_span_id, st->plan_start_ns, st->plan_end_ns, NULL);
+		span_ready(&cb[0], recs, &nrecs);
+		st->plan_pending = false;
+	}
 	if (st->has_exec)
-		emit_child(st, "execution", st->exec_span_id, st->exec_start_ns, now, edata);
+	{
+		build_child(&cb[1], child_scratch[1], sizeof(child_scratch[1]), st, "execution",
+					st->exec_span_id, st->exec_start_ns, now, edata);
+		span_ready(&cb[1], recs, &nrecs);
+	}
 
 	op = st->operation;
 	if ((op == NULL || op[0] == '\0') && st->qi)
@@ -964,7 +1013,8 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 		otel_attr_double(&b, "postgresql.execution_time_ms",
 						 (now - st->exec_start_ns) / 1000000.0);
 	add_blocks(&b, &st->bufusage, &st->walusage);
-	put_span(&b);
+	span_ready(&b, recs, &nrecs);
+	put_spans(recs, nrecs);
 
 	stmt_free(st);
 }
@@ -1194,13 +1244,19 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	if (st && st->in_use && st->sampled)
 	{
 		int64		end = otel_now_ns();
-		uint8		plan_span[8];
 
 		usage_since(st, &bu_start, &wu_start);
 		st->plan_ms = (end - start) / 1000000.0;
 		st->has_plan = true;
-		otel_random_span_id(plan_span);
-		emit_child(st, "planning", plan_span, start, end, NULL);
+		/* planned again (PL/pgSQL does): the first planning span leaves now */
+		if (st->plan_pending)
+			emit_child(st, "planning", st->plan_span_id, st->plan_start_ns,
+					   st->plan_end_ns, NULL);
+		/* kept, to leave with the statement's other spans in one put */
+		otel_random_span_id(st->plan_span_id);
+		st->plan_start_ns = start;
+		st->plan_end_ns = end;
+		st->plan_pending = true;
 	}
 	return result;
 }
