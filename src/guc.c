@@ -14,7 +14,6 @@
 #include "miscadmin.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
-#include "utils/queryjumble.h"
 
 #include "guc.h"
 #include "kvlist.h"
@@ -222,20 +221,6 @@ check_headers(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
-}
-
-/*
- * Query ids (and the JumbleState that the normalised db.query.text comes
- * from) cost about a microsecond per statement; they are asked for only
- * once spans can be sampled without a parent.  Never switched off again:
- * pg_stat_statements or another extension may rely on them.
- */
-static void
-assign_sample_rate(double newval, void *extra)
-{
-	/* while loading, the boot value passes here first: _PG_init decides */
-	if (newval > 0 && !process_shared_preload_libraries_in_progress)
-		EnableQueryId();
 }
 
 /* An endpoint is a full http(s) URL, or empty. */
@@ -494,7 +479,7 @@ otel_define_gucs(void)
 							 "Fraction of statements without a sampled parent that are traced.",
 							 "ParentBased(TraceIdRatioBased): a statement with a traceparent follows its sampled flag.",
 							 &otel_sample_rate, 1.0, 0.0, 1.0,
-							 PGC_SUSET, 0, NULL, assign_sample_rate, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("otel_aliyun.track",
 							 "Which statements become spans: none, top (client statements) or all (also nested ones).",
 							 NULL, &otel_track, OTEL_TRACK_TOP, track_options,

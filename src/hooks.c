@@ -58,6 +58,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/queryjumble.h"
 #include "utils/timestamp.h"
 
 #include "buffer.h"
@@ -436,15 +437,84 @@ enclosing_stmt(int level)
 	return -1;
 }
 
+/* The trace context of a statement with no enclosing statement. */
+typedef struct RootDecision
+{
+	bool		has_ctx;
+	bool		sampled;
+	uint8		trace_id[16];
+	uint8		parent_id[8];
+	uint8		flags;
+	int			tracestate_len;
+	char		tracestate[OTEL_TRACESTATE_MAX + 1];
+} RootDecision;
+
 /*
- * Decide the trace context of a new statement: the enclosing statement's
- * for nested ones, else a traceparent in the text, else the session's
- * otel_aliyun.traceparent, else a new root by TraceIdRatioBased.
+ * The decision for the top-level statement just analysed, made in
+ * post_parse_analyze so that only sampled statements pay for their query
+ * id (JumbleQuery); the planner (key: the Query) or ProcessUtility (key: its
+ * utility statement) takes it over.  Discarded at transaction abort and by
+ * any top-level statement that does not match it.
+ */
+static RootDecision pre_decision;
+static const void *pre_key = NULL;
+static bool pre_valid = false;
+
+#define PRE_ANY		((const void *) 1)	/* key that takes any pending decision */
+
+/*
+ * A traceparent in the text, else the session's otel_aliyun.traceparent,
+ * else a new root by TraceIdRatioBased.
  */
 static void
-stmt_decide(OtelStmt *st, const char *text)
+decide_root(const char *text, RootDecision *d)
 {
 	OtelTraceContext ctx;
+	OtelCtxResult r = OTEL_CTX_NONE;
+
+	d->has_ctx = false;
+	d->sampled = false;
+	d->flags = 0;
+	d->tracestate_len = 0;
+	memset(d->parent_id, 0, sizeof(d->parent_id));
+
+	if (text)
+		r = otel_ctx_from_query(text, strlen(text), &ctx, NULL, NULL);
+	if (r == OTEL_CTX_INVALID)
+		otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
+	if (r != OTEL_CTX_VALID && context_from_guc(&ctx))
+		r = OTEL_CTX_VALID;
+
+	if (r == OTEL_CTX_VALID)
+	{
+		d->has_ctx = true;
+		memcpy(d->trace_id, ctx.trace_id, 16);
+		memcpy(d->parent_id, ctx.span_id, 8);
+		d->flags = ctx.flags;
+		d->sampled = (ctx.flags & 0x01) != 0;
+		if (ctx.tracestate_len > 0)
+		{
+			memcpy(d->tracestate, ctx.tracestate, ctx.tracestate_len);
+			d->tracestate_len = ctx.tracestate_len;
+		}
+	}
+	else if (otel_sample_rate > 0)
+	{
+		otel_random_trace_id(d->trace_id);
+		d->has_ctx = true;
+		d->sampled = otel_sample_trace_id(d->trace_id, otel_sample_rate);
+		d->flags = d->sampled ? 0x01 : 0x00;
+	}
+}
+
+/*
+ * Decide the trace context of a new statement: the enclosing statement's
+ * for nested ones, else the pending top-level decision made for key, else
+ * decide_root().
+ */
+static void
+stmt_decide(OtelStmt *st, const char *text, const void *key)
+{
 	int			parent = st->level > 0 ? enclosing_stmt(st->level) : -1;
 
 	st->has_ctx = false;
@@ -469,34 +539,28 @@ stmt_decide(OtelStmt *st, const char *text)
 	}
 	else
 	{
-		OtelCtxResult r = OTEL_CTX_NONE;
+		RootDecision fresh;
+		const RootDecision *d;
 
-		if (text)
-			r = otel_ctx_from_query(text, strlen(text), &ctx, NULL, NULL);
-		if (r == OTEL_CTX_INVALID)
-			otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_INVALID_CONTEXT, 1);
-		if (r != OTEL_CTX_VALID && context_from_guc(&ctx))
-			r = OTEL_CTX_VALID;
-
-		if (r == OTEL_CTX_VALID)
+		if (pre_valid && key != NULL && (key == pre_key || key == PRE_ANY))
+			d = &pre_decision;
+		else
 		{
-			st->has_ctx = true;
-			memcpy(st->trace_id, ctx.trace_id, 16);
-			memcpy(st->parent_id, ctx.span_id, 8);
-			st->flags = ctx.flags;
-			st->sampled = (ctx.flags & 0x01) != 0;
-			if (ctx.tracestate_len > 0)
-			{
-				memcpy(st->tracestate, ctx.tracestate, ctx.tracestate_len);
-				st->tracestate_len = ctx.tracestate_len;
-			}
+			decide_root(text, &fresh);
+			d = &fresh;
 		}
-		else if (otel_sample_rate > 0)
+		if (st->level == 0)
+			pre_valid = false;	/* taken, or not this statement's */
+
+		st->has_ctx = d->has_ctx;
+		st->sampled = d->sampled;
+		memcpy(st->trace_id, d->trace_id, 16);
+		memcpy(st->parent_id, d->parent_id, 8);
+		st->flags = d->flags;
+		if (d->tracestate_len > 0)
 		{
-			otel_random_trace_id(st->trace_id);
-			st->has_ctx = true;
-			st->sampled = otel_sample_trace_id(st->trace_id, otel_sample_rate);
-			st->flags = st->sampled ? 0x01 : 0x00;
+			memcpy(st->tracestate, d->tracestate, d->tracestate_len);
+			st->tracestate_len = d->tracestate_len;
 		}
 	}
 
@@ -509,7 +573,7 @@ stmt_decide(OtelStmt *st, const char *text)
 /* ---------------- statement slots ---------------- */
 
 static OtelStmt *
-stmt_open(int level, const char *text)
+stmt_open(int level, const char *text, const void *key)
 {
 	for (int i = 0; i < MAX_STMTS; i++)
 	{
@@ -522,7 +586,7 @@ stmt_open(int level, const char *text)
 		if (i >= stmts_hi)
 			stmts_hi = i + 1;
 		st->level = level;
-		stmt_decide(st, text);
+		stmt_decide(st, text, key);
 		if (st->sampled)
 		{
 			st->start_ns = otel_now_ns();
@@ -1156,19 +1220,90 @@ stmt_text(OtelStmt *st, const char *source, int location, int len)
 
 /* ---------------- the hooks ---------------- */
 
+/* Could a statement of this text carry a trace context of its own? */
+static bool
+context_possible(const char *text)
+{
+	OtelTraceContext ctx;
+
+	if (otel_traceparent != NULL && otel_traceparent[0] != '\0')
+		return true;
+	return text != NULL &&
+		otel_ctx_from_query(text, strlen(text), &ctx, NULL, NULL) != OTEL_CTX_NONE;
+}
+
+/*
+ * The query id as pg_stat_statements computes it, for a statement that may
+ * become a span, when nobody computed it (compute_query_id = auto and no
+ * other module asked for query ids): JumbleQuery() expects query ids to be
+ * enabled, so they are, for the call only.  compute_query_id = off is
+ * respected: such spans get the lexer-sanitised text and no query id.
+ */
+static JumbleState *
+compute_query_id_now(Query *query, const char *text)
+{
+	bool		was = query_id_enabled;
+	JumbleState *jstate;
+
+	if (compute_query_id == COMPUTE_QUERY_ID_OFF)
+		return NULL;
+	query_id_enabled = true;
+	jstate = JumbleQuery(query, text);
+	query_id_enabled = was;
+	return jstate;
+}
+
+/*
+ * Query ids (and with them the normalised text) cost about as much as the
+ * rest of an unsampled statement's tracing, so only statements that may
+ * become spans get one.  A plain top-level statement (simple protocol: no
+ * parameter hooks) is planned and run right after its analysis: its
+ * sampling decision is made here and carried over, and only a sampled one
+ * pays.  A prepared one may run many times later, each time decided anew:
+ * it gets its query id whenever it could be sampled, and so do statements
+ * run by functions.
+ */
 static void
 otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
+	bool		want_id;
+
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
-	if (!tracing_active() || !level_tracked(nesting_level) || query->queryId == 0 ||
-		otel_capture_raw_query_text)
+	if (!tracing_active() || !level_tracked(nesting_level))
 		return;
-	if (otel_sample_rate <= 0 && (otel_traceparent == NULL || otel_traceparent[0] == '\0') &&
-		nesting_level == 0 &&
-		otel_ctx_from_query(pstate->p_sourcetext, strlen(pstate->p_sourcetext),
-							&guc_ctx, NULL, NULL) == OTEL_CTX_NONE)
+
+	if (nesting_level == 0)
+	{
+		bool		plain = pstate->p_paramref_hook == NULL &&
+			pstate->p_pre_columnref_hook == NULL &&
+			pstate->p_post_columnref_hook == NULL &&
+			pstate->p_coerce_param_hook == NULL;
+
+		if (plain)
+		{
+			decide_root(pstate->p_sourcetext, &pre_decision);
+			pre_key = query->utilityStmt ? (const void *) query->utilityStmt :
+				(const void *) query;
+			pre_valid = true;
+			want_id = pre_decision.sampled;
+		}
+		else
+			want_id = otel_sample_rate > 0 || context_possible(pstate->p_sourcetext);
+	}
+	else
+	{
+		int			parent = enclosing_stmt(nesting_level);
+
+		want_id = otel_sample_rate > 0 || (parent >= 0 && stmts[parent].sampled);
+	}
+
+	if (!want_id)
+		return;
+	if (query->queryId == 0)
+		jstate = compute_query_id_now(query, pstate->p_sourcetext);
+	if (query->queryId == 0 || otel_capture_raw_query_text)
 		return;
 	if (query_cache_find(query->queryId) == NULL)
 		(void) query_cache_add(query->queryId, pstate->p_sourcetext,
@@ -1199,7 +1334,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		{
 			if (old)
 				stmt_close(old, -1, false, NULL, NULL);
-			st = stmt_open(level, query_string);
+			st = stmt_open(level, query_string, parse);
 		}
 		if (st && st != old)
 		{
@@ -1280,7 +1415,7 @@ otel_ExecutorStart(QueryDesc *qd, int eflags)
 		}
 		if (st == NULL)
 		{
-			st = stmt_open(level, qd->sourceText);
+			st = stmt_open(level, qd->sourceText, NULL);
 			if (st)
 			{
 				st->query_id = qid;
@@ -1470,7 +1605,7 @@ otel_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 
 		if (old)
 			stmt_close(old, -1, false, NULL, NULL);
-		st = stmt_open(level, queryString);
+		st = stmt_open(level, queryString, pstmt->utilityStmt);
 		if (st)
 		{
 			st->is_utility = true;
@@ -1547,7 +1682,7 @@ error_span_without_stmt(ErrorData *edata)
 	int			len;
 	QueryInfo	qi;
 
-	st = stmt_open(0, src);
+	st = stmt_open(0, src, PRE_ANY);
 	if (st == NULL)
 		return;
 	/* it started with the statement, not now */
@@ -1632,6 +1767,7 @@ otel_xact_callback(XactEvent event, void *arg)
 	for (int l = 0; l < MAX_STMTS; l++)
 		running[l] = -1;
 	running_top = 0;
+	pre_valid = false;
 }
 
 /* ---------------- exported ---------------- */

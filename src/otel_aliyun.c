@@ -19,7 +19,6 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/queryjumble.h"
 
 #include "buffer.h"
 #include "guc.h"
@@ -102,12 +101,9 @@ _PG_init(void)
 
 	/*
 	 * Query ids, needed by the normalised query text and postgresql.query_id,
-	 * cost about a microsecond per statement: enabled only when spans can be
-	 * sampled without a parent, here or later by the otel_aliyun.sample_rate
-	 * assign hook (guc.c).
+	 * are not enabled for every statement: hooks.c computes them for the
+	 * statements that may become spans.
 	 */
-	if (otel_sample_rate > 0)
-		EnableQueryId();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = otel_shmem_request;

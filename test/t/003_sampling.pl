@@ -114,10 +114,11 @@ isnt($rc, 0, 'sample_rate is superuser-only (SUSET)');
 $node->stop;
 unlike(slurp_file($node->logfile), qr/PANIC|was terminated by signal/, 'no crash');
 
-# ---- a server started at rate 0 computes no query ids ------------------------
-# A statement that a sampled parent still brings in gets the lexer-sanitised
-# text (no JumbleState) and no postgresql.query_id; raising the rate later
-# turns query ids on for the sessions that see it.
+# ---- query ids only for statements that may become spans ----------------------
+# No statement's query id is computed in advance (compute_query_id stays
+# auto and nothing enables it); one that a sampled parent brings in, even at
+# rate 0, gets its query id and the normalised text computed then.  With
+# compute_query_id = off there is none: the lexer-sanitised text is sent.
 
 my $zero = otel_node('sampling_zero', otel => { traces_endpoint => $rx->url, sample_rate => 0 });
 otel_tables($zero, 1, 's3_zero_start');
@@ -136,11 +137,28 @@ is(scalar @sp, 1, 'rate 0 server: sampled parent recorded');
 is($sp[0] && $sp[0]->{attributes}{'db.query.text'},
 	'SELECT x + $1 FROM s3_zero_start WHERE $2 <> $3',
 	'rate 0 server: literals still replaced (lexer)');
-ok($sp[0] && !defined $sp[0]->{attributes}{'postgresql.query_id'},
-	'rate 0 server: no query id computed');
+like($sp[0] && $sp[0]->{attributes}{'postgresql.query_id'} // '', qr/^-?[1-9]\d*$/,
+	'rate 0 server: the sampled statement got its query id');
+is($zero->safe_psql('postgres', 'SELECT count(*) FROM pg_stat_activity WHERE query_id IS NOT NULL'),
+	'0', 'query ids are not enabled for every statement');
 my @later = server_spans($spans, text => 'SELECT x + $1 FROM s3_zero_start');
 is(scalar @later, 1, 'rate raised in the session: recorded with the normalised text');
 ok($later[0] && $later[0]->{attributes}{'postgresql.query_id'},
 	'rate raised in the session: query ids computed');
+
+$rx->reset;
+$zero->safe_psql(
+	'postgres', qq{
+SET compute_query_id = off;
+/*traceparent='00-$TS-$PP-01'*/ SELECT x + 44 FROM s3_zero_start WHERE 'ghi' <> 'jkl';
+});
+ok(otel_flush($zero), 'flush (compute_query_id off)');
+@sp = server_spans($rx->spans, traceId => $TS);
+is(scalar @sp, 1, 'compute_query_id = off: span recorded');
+ok($sp[0] && !defined $sp[0]->{attributes}{'postgresql.query_id'},
+	'compute_query_id = off: no query id');
+is($sp[0] && $sp[0]->{attributes}{'db.query.text'},
+	'SELECT x + $1 FROM s3_zero_start WHERE $2 <> $3',
+	'compute_query_id = off: literals still replaced (lexer)');
 $zero->stop;
 done_testing();
