@@ -507,6 +507,21 @@ decide_root(const char *text, RootDecision *d)
 	}
 }
 
+static inline void
+stmt_set_context(OtelStmt *st, bool has_ctx, bool sampled, const uint8 *trace_id,
+				 const uint8 *parent_id, uint8 flags, const char *tracestate,
+				 int tracestate_len)
+{
+	st->has_ctx = has_ctx;
+	st->sampled = sampled;
+	memcpy(st->trace_id, trace_id, 16);
+	memcpy(st->parent_id, parent_id, 8);
+	st->flags = flags;
+	st->tracestate_len = tracestate_len;
+	if (tracestate_len > 0)
+		memcpy(st->tracestate, tracestate, tracestate_len);
+}
+
 /*
  * Decide the trace context of a new statement: the enclosing statement's
  * for nested ones, else the pending top-level decision made for key, else
@@ -517,25 +532,12 @@ stmt_decide(OtelStmt *st, const char *text, const void *key)
 {
 	int			parent = st->level > 0 ? enclosing_stmt(st->level) : -1;
 
-	st->has_ctx = false;
-	st->sampled = false;
-	st->tracestate_len = 0;
-	memset(st->parent_id, 0, sizeof(st->parent_id));
-
 	if (parent >= 0)
 	{
 		OtelStmt   *p = &stmts[parent];
 
-		st->has_ctx = p->has_ctx;
-		st->sampled = p->sampled;
-		memcpy(st->trace_id, p->trace_id, 16);
-		memcpy(st->parent_id, p->span_id, 8);
-		st->flags = p->flags;
-		if (p->tracestate_len > 0)
-		{
-			memcpy(st->tracestate, p->tracestate, p->tracestate_len);
-			st->tracestate_len = p->tracestate_len;
-		}
+		stmt_set_context(st, p->has_ctx, p->sampled, p->trace_id, p->span_id,
+						 p->flags, p->tracestate, p->tracestate_len);
 	}
 	else
 	{
@@ -552,16 +554,8 @@ stmt_decide(OtelStmt *st, const char *text, const void *key)
 		if (st->level == 0)
 			pre_valid = false;	/* taken, or not this statement's */
 
-		st->has_ctx = d->has_ctx;
-		st->sampled = d->sampled;
-		memcpy(st->trace_id, d->trace_id, 16);
-		memcpy(st->parent_id, d->parent_id, 8);
-		st->flags = d->flags;
-		if (d->tracestate_len > 0)
-		{
-			memcpy(st->tracestate, d->tracestate, d->tracestate_len);
-			st->tracestate_len = d->tracestate_len;
-		}
+		stmt_set_context(st, d->has_ctx, d->sampled, d->trace_id, d->parent_id,
+						 d->flags, d->tracestate, d->tracestate_len);
 	}
 
 	if (st->has_ctx)
