@@ -1342,68 +1342,47 @@ json_value(StringInfo out, const OtelAttr *at, int depth)
 	appendStringInfoCharMacro(out, '}');
 }
 
-static bool
-rd_varint(const uint8 **p, const uint8 *end, uint64 *v)
-{
-	uint64		r = 0;
-
-	for (int shift = 0; *p < end && shift < 64; shift += 7)
-	{
-		uint8		b = *(*p)++;
-
-		r |= (uint64) (b & 0x7F) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = r;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* An AnyValue object for an encoded AnyValue, in the forms the encoder writes. */
 static void
 json_pb_value(StringInfo out, const uint8 *p, const uint8 *end)
 {
-	uint64		v;
-	uint8		tag;
+	uint32		field;
+	int			wt;
+	const uint8 *d = NULL;
+	Size		l = 0;
+	uint64		v = 0;
 
-	if (p >= end)
-	{
-		APPEND_LIT(out, "{}");
-		return;
-	}
-	tag = *p++;
-	if (tag == (uint8) TAG_LEN(F_AV_STRING) && rd_varint(&p, end, &v) &&
-		v <= (uint64) (end - p))
+	if (p == NULL || !otel_pb_read_field(&p, end, &field, &wt, &d, &l, &v))
+		APPEND_LIT(out, "{");
+	else if (field == F_AV_STRING && wt == OTEL_PB_WT_LEN)
 	{
 		APPEND_LIT(out, "{\"stringValue\":");
-		json_str(out, (const char *) p, (Size) v);
+		json_str(out, (const char *) d, l);
 	}
-	else if (tag == (uint8) TAG_VARINT(F_AV_INT) && rd_varint(&p, end, &v))
+	else if (field == F_AV_INT && wt == OTEL_PB_WT_VARINT)
 	{
 		APPEND_LIT(out, "{\"intValue\":");
 		json_int64(out, (int64) v);
 	}
-	else if (tag == (uint8) TAG_VARINT(F_AV_BOOL) && rd_varint(&p, end, &v))
+	else if (field == F_AV_BOOL && wt == OTEL_PB_WT_VARINT)
 	{
 		if (v)
 			APPEND_LIT(out, "{\"boolValue\":true");
 		else
 			APPEND_LIT(out, "{\"boolValue\":false");
 	}
-	else if (tag == (uint8) TAG_I64(F_AV_DOUBLE) && end - p >= 8)
+	else if (field == F_AV_DOUBLE && wt == OTEL_PB_WT_I64)
 	{
 		uint64		u;
-		double		d;
+		double		dv;
 
-		memcpy(&u, p, 8);
+		memcpy(&u, d, 8);
 #ifdef WORDS_BIGENDIAN
 		u = pg_bswap64(u);
 #endif
-		memcpy(&d, &u, 8);
+		memcpy(&dv, &u, 8);
 		APPEND_LIT(out, "{\"doubleValue\":");
-		json_double(out, d);
+		json_double(out, dv);
 	}
 	else
 		APPEND_LIT(out, "{");
@@ -1420,47 +1399,49 @@ json_span_pb(StringInfo out, const char *data, uint32 len, bool *first)
 {
 	const uint8 *p = (const uint8 *) data;
 	const uint8 *end = p + len;
+	uint32		field;
+	int			wt;
+	const uint8 *kv;
+	Size		kv_len;
+	uint64		v;
 
-	while (p < end)
+	while (p < end &&
+		   otel_pb_read_field(&p, end, &field, &wt, &kv, &kv_len, &v) &&
+		   field == F_SPAN_ATTRIBUTES && wt == OTEL_PB_WT_LEN)
 	{
-		uint64		n;
-		const uint8 *kv_end;
+		const uint8 *q = kv;
+		const uint8 *kv_end = kv + kv_len;
 		const uint8 *key = NULL;
 		const uint8 *val = NULL;
-		uint64		key_len = 0;
-		uint64		val_len = 0;
+		Size		key_len = 0;
+		Size		val_len = 0;
 
-		if (*p++ != (uint8) TAG_LEN(F_SPAN_ATTRIBUTES) || !rd_varint(&p, end, &n) ||
-			n > (uint64) (end - p))
-			return;
-		kv_end = p + n;
-		while (p < kv_end)
+		while (q < kv_end)
 		{
-			uint8		tag = *p++;
-			uint64		l;
+			const uint8 *d;
+			Size		l;
 
-			if ((tag & 7) != OTEL_PB_WT_LEN || !rd_varint(&p, kv_end, &l) ||
-				l > (uint64) (kv_end - p))
+			if (!otel_pb_read_field(&q, kv_end, &field, &wt, &d, &l, &v) ||
+				wt != OTEL_PB_WT_LEN)
 				return;
-			if (tag == (uint8) TAG_LEN(F_KV_KEY))
+			if (field == F_KV_KEY)
 			{
-				key = p;
+				key = d;
 				key_len = l;
 			}
-			else if (tag == (uint8) TAG_LEN(F_KV_VALUE))
+			else if (field == F_KV_VALUE)
 			{
-				val = p;
+				val = d;
 				val_len = l;
 			}
-			p += l;
 		}
 		if (!*first)
 			appendStringInfoCharMacro(out, ',');
 		*first = false;
 		APPEND_LIT(out, "{\"key\":");
-		json_str(out, key ? (const char *) key : "", (Size) key_len);
+		json_str(out, key ? (const char *) key : "", key_len);
 		APPEND_LIT(out, ",\"value\":");
-		json_pb_value(out, val, val ? val + val_len : val);
+		json_pb_value(out, val, val ? val + val_len : NULL);
 		appendStringInfoCharMacro(out, '}');
 	}
 }
@@ -1891,6 +1872,64 @@ char *
 otel_pb_put_span_attrs(char *p, const char *attrs, uint32 len)
 {
 	return pb_put_kvlist(p, TAG_LEN(F_SPAN_ATTRIBUTES), attrs, len, 0, false);
+}
+
+bool
+otel_pb_read_varint(const uint8 **p, const uint8 *end, uint64 *v)
+{
+	uint64		r = 0;
+
+	for (int shift = 0; shift < 64; shift += 7)
+	{
+		uint8		b;
+
+		if (*p >= end)
+			return false;
+		b = *(*p)++;
+		r |= (uint64) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+otel_pb_read_field(const uint8 **p, const uint8 *end, uint32 *field, int *wtype,
+				   const uint8 **data, Size *len, uint64 *v)
+{
+	uint64		key;
+	uint64		l;
+
+	if (!otel_pb_read_varint(p, end, &key))
+		return false;
+	*field = (uint32) (key >> 3);
+	*wtype = (int) (key & 7);
+	switch (*wtype)
+	{
+		case OTEL_PB_WT_VARINT:
+			return otel_pb_read_varint(p, end, v);
+		case OTEL_PB_WT_I64:
+			l = 8;
+			break;
+		case OTEL_PB_WT_I32:
+			l = 4;
+			break;
+		case OTEL_PB_WT_LEN:
+			if (!otel_pb_read_varint(p, end, &l))
+				return false;
+			break;
+		default:
+			return false;
+	}
+	if (l > (uint64) (end - *p))
+		return false;
+	*data = *p;
+	*len = (Size) l;
+	*p += l;
+	return true;
 }
 
 Size

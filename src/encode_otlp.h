@@ -126,6 +126,16 @@ otel_pb_put_tag(char *p, int field_no, int wire_type)
 	return otel_pb_put_varint(p, ((uint64) field_no << 3) | (uint64) wire_type);
 }
 
+/*
+ * Reading the wire format (answers, pre-encoded attributes): one varint;
+ * the next field, with its number and wire type, and for varints its value
+ * in v, for the others its bytes in data and len (fixed ones little-endian).
+ * False on anything truncated or unknown.
+ */
+extern bool otel_pb_read_varint(const uint8 **p, const uint8 *end, uint64 *v);
+extern bool otel_pb_read_field(const uint8 **p, const uint8 *end, uint32 *field,
+							   int *wtype, const uint8 **data, Size *len, uint64 *v);
+
 /* fixed32/fixed64/double payloads (little-endian), without the tag */
 static inline char *
 otel_pb_put_fixed32(char *p, uint32 v)

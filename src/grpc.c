@@ -49,6 +49,7 @@
 
 #include "miscadmin.h"
 
+#include "encode_otlp.h"
 #include "grpc.h"
 #include "otel_aliyun.h"
 #include "transport.h"
@@ -306,73 +307,6 @@ base64_decode(const char *src, Size len, uint8 *dst, Size dstlen)
 	return (int) o;
 }
 
-/* protobuf wire format: one varint */
-static bool
-pb_varint(const uint8 **p, const uint8 *end, uint64 *v)
-{
-	uint64		r = 0;
-
-	for (int shift = 0; shift < 64; shift += 7)
-	{
-		uint8		b;
-
-		if (*p >= end)
-			return false;
-		b = *(*p)++;
-		r |= (uint64) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = r;
-			return true;
-		}
-	}
-	return false;
-}
-
-/*
- * Next field of a message: its number and wire type; for length-delimited
- * fields data and len, for varints v.  Fixed-size fields are skipped over.
- */
-static bool
-pb_field(const uint8 **p, const uint8 *end, uint32 *field, int *wtype,
-		 const uint8 **data, Size *len, uint64 *v)
-{
-	uint64		key;
-
-	if (!pb_varint(p, end, &key))
-		return false;
-	*field = (uint32) (key >> 3);
-	*wtype = (int) (key & 7);
-	switch (*wtype)
-	{
-		case 0:
-			return pb_varint(p, end, v);
-		case 1:
-			if (end - *p < 8)
-				return false;
-			*p += 8;
-			return true;
-		case 2:
-			{
-				uint64		l;
-
-				if (!pb_varint(p, end, &l) || l > (uint64) (end - *p))
-					return false;
-				*data = *p;
-				*len = (Size) l;
-				*p += l;
-				return true;
-			}
-		case 5:
-			if (end - *p < 4)
-				return false;
-			*p += 4;
-			return true;
-		default:
-			return false;
-	}
-}
-
 /* google.protobuf.Duration inside google.rpc.RetryInfo -> ms, -1 if bad */
 static int
 retry_info_delay_ms(const uint8 *p, const uint8 *end)
@@ -389,7 +323,7 @@ retry_info_delay_ms(const uint8 *p, const uint8 *end)
 		Size		l = 0;
 		uint64		v = 0;
 
-		if (!pb_field(&p, end, &field, &wt, &d, &l, &v))
+		if (!otel_pb_read_field(&p, end, &field, &wt, &d, &l, &v))
 			return -1;
 		if (field == 1 && wt == 2)
 		{
@@ -406,7 +340,7 @@ retry_info_delay_ms(const uint8 *p, const uint8 *end)
 				Size		l2 = 0;
 				uint64		v2 = 0;
 
-				if (!pb_field(&q, qend, &f2, &wt2, &d2, &l2, &v2))
+				if (!otel_pb_read_field(&q, qend, &f2, &wt2, &d2, &l2, &v2))
 					return -1;
 				if (f2 == 1 && wt2 == 0)
 					seconds = (int64) v2;
@@ -441,7 +375,7 @@ status_details_retry_delay(const uint8 *p, Size len)
 		Size		l = 0;
 		uint64		v = 0;
 
-		if (!pb_field(&p, end, &field, &wt, &d, &l, &v))
+		if (!otel_pb_read_field(&p, end, &field, &wt, &d, &l, &v))
 			return -1;
 		if (field == 3 && wt == 2)
 		{
@@ -463,7 +397,7 @@ status_details_retry_delay(const uint8 *p, Size len)
 				Size		l2 = 0;
 				uint64		v2 = 0;
 
-				if (!pb_field(&q, qend, &f2, &wt2, &d2, &l2, &v2))
+				if (!otel_pb_read_field(&q, qend, &f2, &wt2, &d2, &l2, &v2))
 					return -1;
 				if (f2 == 1 && wt2 == 2)
 				{
