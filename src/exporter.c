@@ -133,21 +133,11 @@ otel_exporter_dest(OtelSignal sig)
 			}
 			break;
 		case OTEL_SIGNAL_METRICS:
-			switch ((OtelMetricsExporter) otel_metrics_exporter)
-			{
-				case OTEL_METRICS_EXPORTER_PROMETHEUS:
-					if (otel_prometheus_remote_write_url != NULL &&
-						otel_prometheus_remote_write_url[0] != '\0')
-						return OTEL_DEST_PROM_RW;
-					break;
-				case OTEL_METRICS_EXPORTER_OTLP:
-					if (otel_metrics_endpoint != NULL && otel_metrics_endpoint[0] != '\0')
-						return otlp_dest(otel_metrics_protocol, false);
-					break;
-				case OTEL_METRICS_EXPORTER_NONE:
-					break;
-			}
-			break;
+			if (otel_metrics_push_url() == NULL)
+				break;
+			if (otel_metrics_exporter == OTEL_METRICS_EXPORTER_PROMETHEUS)
+				return OTEL_DEST_PROM_RW;
+			return otlp_dest(otel_metrics_protocol, false);
 		case OTEL_NUM_SIGNALS:
 			break;
 	}
@@ -171,18 +161,7 @@ otel_exporter_endpoint(OtelSignal sig)
 				return NULL;
 			return otel_logs_endpoint;
 		case OTEL_SIGNAL_METRICS:
-			switch (otel_exporter_dest(sig))
-			{
-				case OTEL_DEST_PROM_RW:
-					return otel_prometheus_remote_write_url;
-				case OTEL_DEST_OTLP_HTTP:
-				case OTEL_DEST_OTLP_JSON:
-				case OTEL_DEST_OTLP_GRPC:
-					return otel_metrics_endpoint;
-				default:
-					break;
-			}
-			break;
+			return otel_metrics_push_url();
 		case OTEL_NUM_SIGNALS:
 			break;
 	}

@@ -145,21 +145,30 @@ extern int	otel_builtin_metrics_mask;	/* OTEL_BUILTIN_* bits */
 extern int	otel_max_series;	/* postmaster start only */
 
 /*
- * Do metrics leave the server: pushed (remote write URL, or OTLP endpoint,
- * for the chosen exporter) or pulled (listen address)?  Cheap: a few loads.
+ * The URL metrics are pushed to with the chosen exporter (remote write URL
+ * or OTLP endpoint), or NULL when none is set.
  */
-static inline bool
-otel_metrics_leave_server(void)
+static inline const char *
+otel_metrics_push_url(void)
 {
 	const char *url = NULL;
 
-	if (otel_metrics_listen_address && otel_metrics_listen_address[0])
-		return true;
 	if (otel_metrics_exporter == OTEL_METRICS_EXPORTER_PROMETHEUS)
 		url = otel_prometheus_remote_write_url;
 	else if (otel_metrics_exporter == OTEL_METRICS_EXPORTER_OTLP)
 		url = otel_metrics_endpoint;
-	return url != NULL && url[0] != '\0';
+	return (url != NULL && url[0] != '\0') ? url : NULL;
+}
+
+/*
+ * Do metrics leave the server: pushed (otel_metrics_push_url) or pulled
+ * (listen address)?  Cheap: a few loads.
+ */
+static inline bool
+otel_metrics_leave_server(void)
+{
+	return (otel_metrics_listen_address && otel_metrics_listen_address[0]) ||
+		otel_metrics_push_url() != NULL;
 }
 
 /* shared memory (postmaster start only) */
