@@ -476,6 +476,7 @@ decide_root(const char *text, RootDecision *d)
 	d->sampled = false;
 	d->flags = 0;
 	d->tracestate_len = 0;
+	memset(d->trace_id, 0, sizeof(d->trace_id));
 	memset(d->parent_id, 0, sizeof(d->parent_id));
 
 	if (text)
