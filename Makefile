@@ -23,7 +23,7 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 PROVE_FLAGS = -I $(srcdir)/test
 
-EXTRA_CLEAN = gen tmp_check tmp_check_regress results regression.diffs regression.out
+EXTRA_CLEAN = gen bench/sink tmp_check tmp_check_regress results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -41,3 +41,7 @@ $(PROTO_C:.c=.o): CFLAGS += -Wno-missing-prototypes
 .PHONY: test
 test:
 	bash test/run-all.sh
+
+# the benchmarks' local receiver, not part of the extension
+bench/sink: bench/sink.c
+	$(CC) -O2 -Wall -o $@ $<

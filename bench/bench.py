@@ -201,9 +201,13 @@ def wait_backends_gone(cl, timeout=10):
 def variant_conf(cfg, sink_url, extra):
     if cfg == "none":
         return "shared_preload_libraries = ''\n"
+    # "RATE@name=value@name=value": a sample rate with more otel_aliyun
+    # settings, so that variants of one rate are compared in the same run
+    rate, *settings = cfg.split("@")
     conf = ("shared_preload_libraries = 'otel_aliyun'\n"
             "otel_aliyun.sample_rate = %s\n"
-            "otel_aliyun.traces_endpoint = '%s'\n" % (cfg, sink_url))
+            "otel_aliyun.traces_endpoint = '%s'\n" % (rate, sink_url))
+    conf += "".join("otel_aliyun.%s\n" % kv for kv in settings)
     return conf + extra
 
 
@@ -234,7 +238,8 @@ def main():
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--configs", default="none,0,0.1,1",
-                    help="comma list: none and/or sample rates")
+                    help="comma list: none and/or sample rates, each optionally "
+                         "followed by @name=value otel_aliyun settings")
     ap.add_argument("--protocol", default="simple", choices=["simple", "extended", "prepared"])
     ap.add_argument("--tcp", action="store_true", help="connect over 127.0.0.1 instead of a socket")
     ap.add_argument("--shared-buffers", default="256MB")
@@ -249,7 +254,7 @@ def main():
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for c in configs:
         if c != "none":
-            float(c)
+            float(c.split("@")[0])
     os.makedirs(args.out, exist_ok=True)
 
     work = tempfile.mkdtemp(prefix="otel_bench_")
@@ -259,8 +264,7 @@ def main():
     cl = Cluster(args, work)
 
     sink_port_file = os.path.join(work, "sink.port")
-    sink = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "sink.py"),
-                             "--port-file", sink_port_file],
+    sink = subprocess.Popen([os.path.join(HERE, "sink"), "--port-file", sink_port_file],
                             stdin=subprocess.DEVNULL)
     results = []
     try:
@@ -368,6 +372,7 @@ def report(args, configs, results):
         med[cfg] = {"tps": statistics.median(r["tps"] for r in rs),
                     "cpu": statistics.median(r["cpu_us_per_tx"] for r in rs),
                     "worker": statistics.median(r.get("worker_us_per_tx", 0) for r in rs),
+                    "sink": statistics.median(r["sink_cpu_s"] / r["transactions"] * 1e6 for r in rs),
                     "exported": sum(r.get("exported", 0) for r in rs),
                     "produced": sum(r.get("produced", 0) for r in rs),
                     "dropped": sum(r.get("dropped", 0) for r in rs),
@@ -381,8 +386,8 @@ def report(args, configs, results):
     lines.append("load average at the end: %.2f %.2f %.2f (anything else running skews the figures)"
                  % os.getloadavg())
     lines.append("")
-    lines.append("%-8s %10s %9s %12s %9s %9s %11s %11s %8s %7s  %s" % (
-        "config", "TPS", "TPS/base", "CPU us/tx", "CPU/base", "worker", "produced", "exported", "dropped",
+    lines.append("%-8s %10s %9s %12s %9s %9s %6s %11s %11s %8s %7s  %s" % (
+        "config", "TPS", "TPS/base", "CPU us/tx", "CPU/base", "worker", "sink", "produced", "exported", "dropped",
         "failed", "target (TPS>=, CPU<=)"))
     verdicts = []
     for cfg in configs:
@@ -400,13 +405,14 @@ def report(args, configs, results):
             verdict = "%.2f %.2f %s" % (tgt[0], tgt[1], "met" if ok else "MISSED")
             verdicts.append(ok)
         name = "absent" if cfg == "none" else "rate " + cfg
-        lines.append("%-8s %10.0f %9.3f %12.2f %9.3f %9.2f %11s %11s %8s %7s  %s" % (
-            name, m["tps"], tr, m["cpu"], cr, m["worker"],
+        lines.append("%-8s %10.0f %9.3f %12.2f %9.3f %9.2f %6.2f %11s %11s %8s %7s  %s" % (
+            name, m["tps"], tr, m["cpu"], cr, m["worker"], m["sink"],
             "-" if cfg == "none" else m["produced"], "-" if cfg == "none" else m["exported"],
             "-" if cfg == "none" else m["dropped"], "-" if cfg == "none" else m["failed"], verdict))
     lines.append("")
     lines.append("medians over rounds; CPU us/tx counts the postmaster and all its children, worker is")
-    lines.append("the exporter's share of it; produced/exported/dropped/failed are spans summed over runs")
+    lines.append("the exporter's share of it, sink the local receiver's CPU us/tx (not server CPU,")
+    lines.append("but it shares the machine); produced/exported/dropped/failed are spans summed over runs")
     lines.append("per run:")
     for r in results:
         lines.append("  round %d %-5s tps %9.1f  cpu %8.2f us/tx  worker %5.2f us/tx  (server %.2f s, sink %.2f s)%s" % (

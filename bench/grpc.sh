@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # OTLP/gRPC versus OTLP/HTTP protobuf: spans per second the export worker
-# ships to local sinks (bench/sink.py, bench/grpc_sink.py) and its CPU time
+# ships to local sinks (bench/sink.c, bench/grpc_sink.py) and its CPU time
 # per 10k spans, measured by draining a ring filled while the worker was
 # stopped (see bench/grpc_bench.py).
 #
@@ -15,14 +15,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec </dev/null
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-bash test/install-deps.sh
-if [ "${BUILD:-1}" = 1 ]; then
-	make -s PG_CONFIG="$PG_CONFIG" -j"$(nproc)"
-	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PG_CONFIG" --pkglibdir)" ]; then
-		sudo make -s PG_CONFIG="$PG_CONFIG" install
-	else
-		make -s PG_CONFIG="$PG_CONFIG" install
-	fi
-fi
+. bench/prepare.sh
 exec /usr/bin/python3 bench/grpc_bench.py --pgbin "$("$PG_CONFIG" --bindir)" "$@"

@@ -4,7 +4,7 @@ spans, and its CPU time per 10k spans (driven by bench/grpc.sh; the file is
 not named grpc.py, which would shadow the grpc module for grpc_sink.py).
 
 One throwaway cluster with otel_aliyun preloaded (sample rate 1) and two
-local sinks that count and discard: bench/sink.py (OTLP/HTTP) and
+local sinks that count and discard: bench/sink (bench/sink.c, OTLP/HTTP) and
 bench/grpc_sink.py (OTLP/gRPC, python3-grpcio).  For each protocol, in
 interleaved rounds:
 
@@ -240,7 +240,7 @@ def main():
         pw = pwd.getpwnam(args.user)
         os.chown(work, pw.pw_uid, pw.pw_gid)
     cl = Cluster(args, work)
-    http_sink, http_port = start_sink(["/usr/bin/python3", os.path.join(HERE, "sink.py")],
+    http_sink, http_port = start_sink([os.path.join(HERE, "sink")],
                                       os.path.join(work, "http.port"))
     grpc_sink, grpc_port = start_sink(["/usr/bin/python3", os.path.join(HERE, "grpc_sink.py")],
                                       os.path.join(work, "grpc.port"))

@@ -13,7 +13,7 @@
 #     records are put into the ring, then continued, and otel_aliyun.flush()
 #     is timed: records per second and worker CPU per record, for SLS PutLogs
 #     (LZ4, V1 signature), SLS uncompressed, OTLP/HTTP (gzip) and the file.
-#     The sink (bench/sink.py) reads and discards every request.
+#     The sink (bench/sink, from bench/sink.c) reads and discards every request.
 #
 #   bench/logs.sh [--rounds 3] [--duration 10] [--records 300000]
 #
@@ -37,17 +37,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-if [ "${BUILD:-1}" = 1 ]; then
-	bash test/install-deps.sh
-	make -s PG_CONFIG="$PG_CONFIG" -j"$(nproc)"
-	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PG_CONFIG" --pkglibdir)" ]; then
-		sudo make -s PG_CONFIG="$PG_CONFIG" install
-	else
-		make -s PG_CONFIG="$PG_CONFIG" install
-	fi
-fi
-PGBIN=$("$PG_CONFIG" --bindir)
+. bench/prepare.sh
 
 AS=()
 if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); fi
@@ -73,7 +63,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 PORT=$(free_port)
-/usr/bin/python3 bench/sink.py --port-file "$WORK/sink.port" 2>>"$OUT/sink.log" &
+bench/sink --port-file "$WORK/sink.port" 2>>"$OUT/sink.log" &
 SINK_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/sink.port" ] && break; sleep 0.1; done
 SINK_PORT=$(cat "$WORK/sink.port")

@@ -38,16 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PGBIN=$("$PG_CONFIG" --bindir)
-if [ "${BUILD:-1}" = 1 ]; then
-	make -s PG_CONFIG="$PG_CONFIG" -j"$(nproc)"
-	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PG_CONFIG" --pkglibdir)" ]; then
-		sudo make -s PG_CONFIG="$PG_CONFIG" install
-	else
-		make -s PG_CONFIG="$PG_CONFIG" install
-	fi
-fi
+. bench/prepare.sh
 
 AS=()
 if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); fi

@@ -15,14 +15,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec </dev/null
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-bash test/install-deps.sh
-if [ "${BUILD:-1}" = 1 ]; then
-	make -s PG_CONFIG="$PG_CONFIG" -j"$(nproc)"
-	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PG_CONFIG" --pkglibdir)" ]; then
-		sudo make -s PG_CONFIG="$PG_CONFIG" install
-	else
-		make -s PG_CONFIG="$PG_CONFIG" install
-	fi
-fi
+. bench/prepare.sh
 exec /usr/bin/python3 bench/bench.py --pgbin "$("$PG_CONFIG" --bindir)" "$@"
