@@ -65,14 +65,29 @@ typedef struct OtelRing
 	pg_atomic_uint32 wake_records;	/* wake the worker at this many records */
 } OtelRing;
 
+/* each ring's header on its own cache line: they are written by every put */
+typedef union OtelRingPadded
+{
+	OtelRing	ring;
+	char		pad[PG_CACHE_LINE_SIZE];
+} OtelRingPadded;
+
 typedef struct OtelBufferShared
 {
+	OtelRingPadded rings[OTEL_NUM_SIGNALS];	/* first: line-aligned */
 	Latch	   *worker_latch;
-	OtelRing	rings[OTEL_NUM_SIGNALS];
 	/* ring data follows */
 } OtelBufferShared;
 
 static OtelBufferShared *otel_buf = NULL;
+
+/*
+ * Each ring's data and size never change once shared memory is set up:
+ * this process's copy, so that a producer's first touch of the ring's shared
+ * header is the spinlock itself (that line moves between CPUs on every put).
+ */
+static char *ring_base[OTEL_NUM_SIGNALS];
+static uint64 ring_size[OTEL_NUM_SIGNALS];
 
 static uint64
 ring_bytes(OtelSignal sig)
@@ -111,7 +126,7 @@ otel_buffer_shmem_init(void)
 		otel_buf->worker_latch = NULL;
 		for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
 		{
-			OtelRing   *r = &otel_buf->rings[s];
+			OtelRing   *r = &otel_buf->rings[s].ring;
 
 			SpinLockInit(&r->mutex);
 			r->head = r->tail = 0;
@@ -123,18 +138,17 @@ otel_buffer_shmem_init(void)
 			off += r->size;
 		}
 	}
-}
-
-static inline char *
-ring_data(OtelRing *r)
-{
-	return (char *) otel_buf + r->data_offset;
+	for (int s = 0; s < OTEL_NUM_SIGNALS; s++)
+	{
+		ring_base[s] = (char *) otel_buf + otel_buf->rings[s].ring.data_offset;
+		ring_size[s] = otel_buf->rings[s].ring.size;
+	}
 }
 
 static inline OtelSlotHeader *
-slot_at(OtelRing *r, uint64 pos)
+slot_at(OtelSignal sig, uint64 pos)
 {
-	return (OtelSlotHeader *) (ring_data(r) + (pos % r->size));
+	return (OtelSlotHeader *) (ring_base[sig] + (pos % ring_size[sig]));
 }
 
 bool
@@ -158,12 +172,14 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 				pad = 0,
 				pos,
 				used,
-				nrecords;
+				nrecords,
+				size;
 	OtelSlotHeader *slots[OTEL_BUFFER_PUT_MAX];
 
 	if (otel_buf == NULL || n <= 0)
 		return false;
-	r = &otel_buf->rings[sig];
+	r = &otel_buf->rings[sig].ring;
+	size = ring_size[sig];
 	for (int i = 0; i < n; i++)
 	{
 		if (recs[i].len == 0 || recs[i].len > OTEL_MAX_RECORD_SIZE)
@@ -171,7 +187,7 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 		else
 			need += SLOT_HDR + TYPEALIGN(8, recs[i].len);
 	}
-	if (r->size == 0 || n > OTEL_BUFFER_PUT_MAX || need > r->size / 4)
+	if (size == 0 || n > OTEL_BUFFER_PUT_MAX || need > size / 4)
 	{
 		otel_stats_add_local(sig, OTEL_STAT_DROPPED, n);
 		return false;
@@ -179,10 +195,10 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 
 	/* all the slots, contiguous, in one reservation */
 	SpinLockAcquire(&r->mutex);
-	off = r->head % r->size;
-	if (off + need > r->size)
-		pad = r->size - off;
-	if (r->head + pad + need - r->tail > r->size)
+	off = r->head % size;
+	if (off + need > size)
+		pad = size - off;
+	if (r->head + pad + need - r->tail > size)
 	{
 		SpinLockRelease(&r->mutex);
 		otel_stats_add_local(sig, OTEL_STAT_DROPPED, n);
@@ -190,7 +206,7 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 	}
 	if (pad)
 	{
-		OtelSlotHeader *ps = slot_at(r, r->head);
+		OtelSlotHeader *ps = slot_at(sig, r->head);
 
 		/* nobody reads the pad's body: publish it at once */
 		pg_atomic_write_u32(&ps->state, (uint32) pad | SLOT_PAD_FLAG);
@@ -198,7 +214,7 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 	pos = r->head + pad;
 	for (int i = 0; i < n; i++)
 	{
-		slots[i] = slot_at(r, pos);
+		slots[i] = slot_at(sig, pos);
 		pg_atomic_write_u32(&slots[i]->state, 0);
 		pos += SLOT_HDR + TYPEALIGN(8, recs[i].len);
 	}
@@ -218,7 +234,7 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 	otel_stats_add_local(sig, OTEL_STAT_PRODUCED, n);
 
 	/* a batch is ready, or past half full: make sure the worker is draining */
-	if ((nrecords >= pg_atomic_read_u32(&r->wake_records) || used > r->size / 2) &&
+	if ((nrecords >= pg_atomic_read_u32(&r->wake_records) || used > size / 2) &&
 		pg_atomic_read_u32(&r->wake_pending) == 0 &&
 		pg_atomic_exchange_u32(&r->wake_pending, 1) == 0)
 		otel_buffer_wake_worker();
@@ -229,7 +245,7 @@ int
 otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 				 Size max_bytes, uint64 *consumed)
 {
-	OtelRing   *r = &otel_buf->rings[sig];
+	OtelRing   *r = &otel_buf->rings[sig].ring;
 	uint64		pos,
 				head;
 	int			n = 0;
@@ -243,7 +259,7 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 
 	while (pos < head && n < max)
 	{
-		OtelSlotHeader *slot = slot_at(r, pos);
+		OtelSlotHeader *slot = slot_at(sig, pos);
 		uint32		state = pg_atomic_read_u32(&slot->state);
 		uint32		len;
 
@@ -278,7 +294,7 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 void
 otel_buffer_release(OtelSignal sig, uint64 consumed, int nrecords)
 {
-	OtelRing   *r = &otel_buf->rings[sig];
+	OtelRing   *r = &otel_buf->rings[sig].ring;
 
 	/* all reads of released slots must be done before they can be reused */
 	pg_memory_barrier();
@@ -297,7 +313,7 @@ otel_buffer_usage(OtelSignal sig, uint64 *used, uint64 *capacity)
 	*used = *capacity = 0;
 	if (otel_buf == NULL)
 		return;
-	r = &otel_buf->rings[sig];
+	r = &otel_buf->rings[sig].ring;
 	SpinLockAcquire(&r->mutex);
 	*used = r->head - r->tail;
 	SpinLockRelease(&r->mutex);
@@ -308,7 +324,7 @@ void
 otel_buffer_set_wake_records(OtelSignal sig, int nrecords)
 {
 	if (otel_buf)
-		pg_atomic_write_u32(&otel_buf->rings[sig].wake_records,
+		pg_atomic_write_u32(&otel_buf->rings[sig].ring.wake_records,
 							nrecords > 0 ? (uint32) nrecords : PG_UINT32_MAX);
 }
 
