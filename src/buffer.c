@@ -44,6 +44,7 @@
 #else
 #define prefetch_line(p)	((void) 0)
 #endif
+#define PREFETCH_AHEAD	8192	/* bytes the worker's reads run ahead */
 #define SLOT_PAD_FLAG	0x80000000U
 #define SLOT_LEN_MASK	0x7FFFFFFFU
 
@@ -250,6 +251,7 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 				head;
 	int			n = 0;
 	Size		bytes = 0;
+	uint64		ahead = 0;		/* prefetched up to here */
 
 	pg_atomic_write_u32(&r->wake_pending, 0);
 	SpinLockAcquire(&r->mutex);
@@ -275,12 +277,16 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 		if (n > 0 && bytes + len > max_bytes)
 			break;
 		/*
-		 * Records were written by other CPUs: ask for the lines ahead now, so
-		 * that the next headers, and the bodies the encoder reads next, are
-		 * not each a miss waited for in turn.
+		 * Records were written by other CPUs, and the encoder reads every
+		 * byte of them next: ask for the lines well ahead now (a miss takes
+		 * longer than walking a dozen headers), so that neither the headers
+		 * here nor the bodies there are misses waited for one by one.  (Past
+		 * the ring's end this asks for lines it will not read: harmless.)
 		 */
-		prefetch_line((const char *) slot + 256);
-		prefetch_line((const char *) slot + 512);
+		if (ahead < pos)
+			ahead = pos;
+		for (; ahead < Min(pos + PREFETCH_AHEAD, head); ahead += PG_CACHE_LINE_SIZE)
+			prefetch_line((const char *) slot + (ahead - pos));
 		refs[n].data = (const char *) slot + SLOT_HDR;
 		refs[n].len = len;
 		n++;
