@@ -1342,7 +1342,8 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		{
 			bu_start = pgBufferUsage;
 			wu_start = pgWalUsage;
-			start = otel_now_ns();
+			/* a statement opened just now starts with its planning */
+			start = (st != old) ? st->start_ns : otel_now_ns();
 		}
 	}
 
