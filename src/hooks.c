@@ -704,11 +704,52 @@ want_old(void)
 	return (otel_semconv & OTEL_SEMCONV_OLD) != 0;
 }
 
-static void
-add_blocks(OtelRecBuf *b, const BufferUsage *bu, const WalUsage *wu)
+/*
+ * The statement's own measurements (rows, error, timings, buffer and WAL
+ * usage), written as protobuf Span.attributes fields into pb, which has room
+ * for STMT_PB_MAX bytes; returns the end.  Pre-encoded like the session's
+ * and the query's attributes, so the worker only copies them.
+ */
+#define STMT_PB_FIELDS	18
+#define STMT_PB_MAX		(STMT_PB_FIELDS * OTEL_PB_SPAN_KV_MAX)
+
+#define PB_INT(p, key, v) \
+	((p) = otel_pb_put_span_kv_int((p), "" key, sizeof(key) - 1, (v)))
+#define PB_DOUBLE(p, key, v) \
+	((p) = otel_pb_put_span_kv_double((p), "" key, sizeof(key) - 1, (v)))
+#define PB_ASCII(p, key, v, n) \
+	((p) = otel_pb_put_span_kv_ascii((p), "" key, sizeof(key) - 1, (v), (n)))
+
+static char *
+stmt_measures_pb(char *p, const OtelStmt *st, int64 rows, bool rows_returned,
+				 const char *sqlstate, bool aborted, int64 end_ns)
 {
+	const BufferUsage *bu = &st->bufusage;
+	const WalUsage *wu = &st->walusage;
+
+	if (rows >= 0)
+	{
+		/* rows returned to the client, or rows affected (DML, COPY, ...) */
+		if (rows_returned)
+			PB_INT(p, "db.response.returned_rows", rows);
+		else
+			PB_INT(p, "postgresql.rows", rows);
+	}
+	if (sqlstate[0])
+	{
+		PB_ASCII(p, "error.type", sqlstate, 5);
+		PB_ASCII(p, "db.response.status_code", sqlstate, 5);
+	}
+	else if (aborted)
+		PB_ASCII(p, "error.type", "aborted", 7);
+	if (st->has_plan)
+		PB_DOUBLE(p, "postgresql.planning_time_ms", st->plan_ms);
+	if (st->has_exec)
+		PB_DOUBLE(p, "postgresql.execution_time_ms",
+				  (end_ns - st->exec_start_ns) / 1000000.0);
+
 	/* counters are sent when not zero: a missing one means 0 */
-#define NZ(key, v) do { if ((v) != 0) otel_attr_int(b, key, (v)); } while (0)
+#define NZ(key, v) do { if ((v) != 0) PB_INT(p, key, (v)); } while (0)
 	NZ("postgresql.shared_blks_hit", bu->shared_blks_hit);
 	NZ("postgresql.shared_blks_read", bu->shared_blks_read);
 	NZ("postgresql.shared_blks_dirtied", bu->shared_blks_dirtied);
@@ -723,6 +764,7 @@ add_blocks(OtelRecBuf *b, const BufferUsage *bu, const WalUsage *wu)
 	NZ("postgresql.wal_fpi", wu->wal_fpi);
 	NZ("postgresql.wal_bytes", (int64) wu->wal_bytes);
 #undef NZ
+	return p;
 }
 
 /* attributes of the session: see sess_attrs */
@@ -1003,6 +1045,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	const char *op;
 	const char *msg = NULL;
 	char		sqlstate[6] = {0};
+	char		measures[STMT_PB_MAX];
 
 	stmt_metric(st, edata, edata == NULL && abort_msg != NULL);
 	if (!st->sampled)
@@ -1051,27 +1094,13 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 						msg, msg ? pg_mbcliplen(msg, strlen(msg), 1024) : 0);
 	}
 	add_common_attrs(&b, st, op, edata == NULL && abort_msg == NULL && !in_emit_log);
-	if (rows >= 0)
 	{
-		/* rows returned to the client, or rows affected (DML, COPY, ...) */
-		if (rows_returned)
-			otel_attr_int(&b, "db.response.returned_rows", rows);
-		else
-			otel_attr_int(&b, "postgresql.rows", rows);
+		Size		n = stmt_measures_pb(measures, st, rows, rows_returned, sqlstate,
+										 msg != NULL, now) - measures;
+
+		if (n > 0)
+			otel_attr_span_pb(&b, measures, n);
 	}
-	if (sqlstate[0])
-	{
-		otel_attr_str(&b, "error.type", sqlstate, 5);
-		otel_attr_str(&b, "db.response.status_code", sqlstate, 5);
-	}
-	else if (msg)
-		otel_attr_str(&b, "error.type", "aborted", 7);
-	if (st->has_plan)
-		otel_attr_double(&b, "postgresql.planning_time_ms", st->plan_ms);
-	if (st->has_exec)
-		otel_attr_double(&b, "postgresql.execution_time_ms",
-						 (now - st->exec_start_ns) / 1000000.0);
-	add_blocks(&b, &st->bufusage, &st->walusage);
 	span_ready(&b, recs, &nrecs);
 	put_spans(recs, nrecs);
 

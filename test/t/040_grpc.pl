@@ -454,6 +454,31 @@ if (@rep == 3)
 	is_deeply([ sort keys %$a1 ], [ sort keys %$a2 ],
 		'http/json: same attribute names from the list and from the cached encoding');
 	is($a1->{'postgresql.query_id'}, $a2->{'postgresql.query_id'}, 'http/json: same query id');
+
+	# the statement's own measures travel pre-encoded too
+	for my $s (@rep)
+	{
+		my $a = $s->{attributes};
+		is($a->{'db.response.returned_rows'}, 3, 'http/json: rows returned');
+		like($a->{'postgresql.execution_time_ms'} // '', qr/^[0-9.]+(e-?\d+)?$/,
+			'http/json: execution time is a number');
+		like($a->{'postgresql.planning_time_ms'} // '', qr/^[0-9.]+(e-?\d+)?$/,
+			'http/json: planning time is a number');
+		ok(($a->{'postgresql.shared_blks_hit'} // 0) + ($a->{'postgresql.shared_blks_read'} // 0) > 0,
+			'http/json: buffer usage');
+	}
+}
+
+# and so does the SQLSTATE of a statement that failed
+$hrx->reset;
+$node->psql('postgres', 'SELECT x / 0 FROM g_json');
+ok(otel_flush($node, 15000), 'http/json: flush after an error');
+my @jerr = server_spans($hrx->spans, text => qr/\bg_json\b/);
+is(scalar @jerr, 1, 'http/json: the failed statement has its span');
+if (@jerr)
+{
+	is($jerr[0]{attributes}{'db.response.status_code'}, '22012', 'http/json: status code');
+	is($jerr[0]{attributes}{'error.type'}, '22012', 'http/json: error.type');
 }
 
 # ---- the secrets never reach the server log -------------------------------------------
