@@ -258,6 +258,30 @@ common_len(const uint8 *a, const uint8 *b, uint32 max)
 {
 	uint32		n = 0;
 
+	/* long runs (the attributes a statement's spans share): 32 at a time */
+	while (n + 32 <= max)
+	{
+		uint64		x0,
+					x1,
+					x2,
+					x3,
+					y0,
+					y1,
+					y2,
+					y3;
+
+		memcpy(&x0, a + n, 8);
+		memcpy(&x1, a + n + 8, 8);
+		memcpy(&x2, a + n + 16, 8);
+		memcpy(&x3, a + n + 24, 8);
+		memcpy(&y0, b + n, 8);
+		memcpy(&y1, b + n + 8, 8);
+		memcpy(&y2, b + n + 16, 8);
+		memcpy(&y3, b + n + 24, 8);
+		if (((x0 ^ y0) | (x1 ^ y1) | (x2 ^ y2) | (x3 ^ y3)) != 0)
+			break;
+		n += 32;
+	}
 	while (n + 8 <= max)
 	{
 		uint64		x,
