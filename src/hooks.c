@@ -105,6 +105,7 @@ typedef struct OtelStmt
 	double		plan_ms;
 	const char *operation;		/* static or cache memory */
 	struct QueryInfo *qi;		/* cached texts, may be NULL */
+	/* sampled statements only: cleared by stmt_open then */
 	BufferUsage bufusage;		/* accumulated: planning + utility */
 	WalUsage	walusage;
 	BufferUsage buf_start;		/* snapshot for utility statements */
@@ -576,7 +577,8 @@ stmt_open(int level, const char *text, const void *key)
 
 		if (st->in_use)
 			continue;
-		memset(st, 0, offsetof(OtelStmt, tracestate));
+		/* what only a sampled statement uses is cleared below */
+		memset(st, 0, offsetof(OtelStmt, bufusage));
 		st->in_use = true;
 		if (i >= stmts_hi)
 			stmts_hi = i + 1;
@@ -584,6 +586,8 @@ stmt_open(int level, const char *text, const void *key)
 		stmt_decide(st, text, key);
 		if (st->sampled)
 		{
+			memset(&st->bufusage, 0, sizeof(st->bufusage));
+			memset(&st->walusage, 0, sizeof(st->walusage));
 			st->start_ns = otel_now_ns();
 			names_refresh();
 			if (!conn_info_done)
@@ -645,10 +649,11 @@ running_pop(int level, int saved)
 
 /*
  * Record a top-level statement's duration in the built-in query metric
- * (metrics_builtin.h), once, whether it was sampled or not.
+ * (metrics_builtin.h), once, whether it was sampled or not.  end_ns is the
+ * statement's end if the caller has read the clock already, else 0.
  */
 static void
-stmt_metric(OtelStmt *st, const ErrorData *edata, bool aborted)
+stmt_metric(OtelStmt *st, const ErrorData *edata, bool aborted, int64 end_ns)
 {
 	const char *op;
 
@@ -658,7 +663,7 @@ stmt_metric(OtelStmt *st, const ErrorData *edata, bool aborted)
 	if ((op == NULL || op[0] == '\0') && st->qi)
 		op = st->qi->operation;
 	otel_metrics_query_done(op, edata ? edata->sqlerrcode : (aborted ? -1 : 0),
-							st->metric_start_ns, otel_now_ns());
+							st->metric_start_ns, end_ns != 0 ? end_ns : otel_now_ns());
 	st->metric_start_ns = 0;
 }
 
@@ -668,7 +673,7 @@ stmt_free(OtelStmt *st)
 	int			idx = st - stmts;
 
 	/* a statement ending without stmt_close() ended well */
-	stmt_metric(st, NULL, false);
+	stmt_metric(st, NULL, false, 0);
 
 	for (int l = 0; l < running_top; l++)
 		if (running[l] == idx)
@@ -1035,7 +1040,8 @@ static void
 stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 		   const ErrorData *edata, const char *abort_msg)
 {
-	int64		now = otel_now_ns();
+	static char measures[STMT_PB_MAX];
+	int64		now;
 	OtelRecBuf	b;
 	OtelRecBuf	cb[2];
 	OtelRecordRef recs[3];
@@ -1045,14 +1051,16 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	const char *op;
 	const char *msg = NULL;
 	char		sqlstate[6] = {0};
-	char		measures[STMT_PB_MAX];
 
-	stmt_metric(st, edata, edata == NULL && abort_msg != NULL);
 	if (!st->sampled)
 	{
+		/* no span: the clock is read only if the query metric wants it */
+		stmt_metric(st, edata, edata == NULL && abort_msg != NULL, 0);
 		stmt_free(st);
 		return;
 	}
+	now = otel_now_ns();
+	stmt_metric(st, edata, edata == NULL && abort_msg != NULL, now);
 
 	if (edata)
 	{
@@ -1716,7 +1724,7 @@ error_span_without_stmt(ErrorData *edata)
 								  otel_now_ns());
 	if (!st->sampled)
 	{
-		stmt_metric(st, edata, false);
+		stmt_metric(st, edata, false, 0);
 		stmt_free(st);
 		return;
 	}
