@@ -73,6 +73,9 @@ typedef union OtelRingPadded
 	char		pad[PG_CACHE_LINE_SIZE];
 } OtelRingPadded;
 
+StaticAssertDecl(sizeof(OtelRing) <= PG_CACHE_LINE_SIZE,
+				 "a ring header must fit in one cache line");
+
 typedef struct OtelBufferShared
 {
 	OtelRingPadded rings[OTEL_NUM_SIGNALS];	/* first: line-aligned */
