@@ -1874,6 +1874,49 @@ otel_pb_put_span_attrs(char *p, const char *attrs, uint32 len)
 	return pb_put_kvlist(p, TAG_LEN(F_SPAN_ATTRIBUTES), attrs, len, 0, false);
 }
 
+/* The Span.attributes tag, the KeyValue's length and key, the value's tag. */
+static inline char *
+pb_span_kv_head(char *p, const char *key, int key_len, Size any_len)
+{
+	Size		kv_len = 1 + vsize(key_len) + key_len + 1 + vsize(any_len) + any_len;
+
+	*p++ = TAG_LEN(F_SPAN_ATTRIBUTES);
+	p = put_varint(p, kv_len);
+	*p++ = TAG_LEN(F_KV_KEY);
+	p = put_varint(p, key_len);
+	memcpy(p, key, key_len);
+	p += key_len;
+	*p++ = TAG_LEN(F_KV_VALUE);
+	return put_varint(p, any_len);
+}
+
+char *
+otel_pb_put_span_kv_int(char *p, const char *key, int key_len, int64 v)
+{
+	p = pb_span_kv_head(p, key, key_len, 1 + vsize((uint64) v));
+	*p++ = TAG_VARINT(F_AV_INT);
+	return put_varint(p, (uint64) v);
+}
+
+char *
+otel_pb_put_span_kv_double(char *p, const char *key, int key_len, double v)
+{
+	p = pb_span_kv_head(p, key, key_len, 1 + 8);
+	*p++ = TAG_I64(F_AV_DOUBLE);
+	return otel_pb_put_double(p, v);
+}
+
+char *
+otel_pb_put_span_kv_ascii(char *p, const char *key, int key_len,
+						  const char *v, int v_len)
+{
+	p = pb_span_kv_head(p, key, key_len, 1 + vsize(v_len) + v_len);
+	*p++ = TAG_LEN(F_AV_STRING);
+	p = put_varint(p, v_len);
+	memcpy(p, v, v_len);
+	return p + v_len;
+}
+
 bool
 otel_pb_read_varint(const uint8 **p, const uint8 *end, uint64 *v)
 {

@@ -34,6 +34,17 @@ extern Size otel_pb_span_attrs_size(const char *attrs, uint32 len);
 extern char *otel_pb_put_span_attrs(char *p, const char *attrs, uint32 len);
 
 /*
+ * Capture side too: one Span.attributes field straight from a value measured
+ * per statement, with an ASCII key and (for _ascii) an ASCII value, each
+ * shorter than 100 bytes: at most OTEL_PB_SPAN_KV_MAX bytes each.
+ */
+#define OTEL_PB_SPAN_KV_MAX	224
+extern char *otel_pb_put_span_kv_int(char *p, const char *key, int key_len, int64 v);
+extern char *otel_pb_put_span_kv_double(char *p, const char *key, int key_len, double v);
+extern char *otel_pb_put_span_kv_ascii(char *p, const char *key, int key_len,
+									   const char *v, int v_len);
+
+/*
  * Append an ExportTraceServiceRequest for the spans to out.  When segs is
  * not NULL, *segs is set to a palloc'd array with where each span lies in
  * out (keyed by name and kind, for gzip_delta.h) and *nsegs to its length.
@@ -164,56 +175,6 @@ otel_pb_put_double(char *p, double d)
 
 	memcpy(&v, &d, 8);
 	return otel_pb_put_fixed64(p, v);
-}
-
-/*
- * Capture side: one Span.attributes field (tag 9) whose key is ASCII of
- * fewer than 100 bytes, with an int, double or ASCII-string (< 100 bytes)
- * value, written straight into a span record's SPAN_PB entry: at most
- * OTEL_PB_SPAN_KV_MAX bytes each.  For values measured per statement, so
- * that the worker copies them instead of encoding them.
- */
-#define OTEL_PB_SPAN_KV_MAX	224
-
-static inline char *
-otel_pb_span_kv_head(char *p, const char *key, int key_len, int any_len)
-{
-	*p++ = (char) ((9 << 3) | OTEL_PB_WT_LEN);	/* Span.attributes */
-	p = otel_pb_put_varint(p, 2 + key_len + 2 + any_len);
-	*p++ = (char) ((1 << 3) | OTEL_PB_WT_LEN);	/* KeyValue.key */
-	*p++ = (char) key_len;
-	memcpy(p, key, key_len);
-	p += key_len;
-	*p++ = (char) ((2 << 3) | OTEL_PB_WT_LEN);	/* KeyValue.value */
-	*p++ = (char) any_len;
-	return p;
-}
-
-static inline char *
-otel_pb_put_span_kv_int(char *p, const char *key, int key_len, int64 v)
-{
-	p = otel_pb_span_kv_head(p, key, key_len, 1 + otel_pb_varint_size((uint64) v));
-	*p++ = (char) ((3 << 3) | OTEL_PB_WT_VARINT);	/* AnyValue.int_value */
-	return otel_pb_put_varint(p, (uint64) v);
-}
-
-static inline char *
-otel_pb_put_span_kv_double(char *p, const char *key, int key_len, double v)
-{
-	p = otel_pb_span_kv_head(p, key, key_len, 1 + 8);
-	*p++ = (char) ((4 << 3) | OTEL_PB_WT_I64);	/* AnyValue.double_value */
-	return otel_pb_put_double(p, v);
-}
-
-static inline char *
-otel_pb_put_span_kv_ascii(char *p, const char *key, int key_len,
-						  const char *v, int v_len)
-{
-	p = otel_pb_span_kv_head(p, key, key_len, 2 + v_len);
-	*p++ = (char) ((1 << 3) | OTEL_PB_WT_LEN);	/* AnyValue.string_value */
-	*p++ = (char) v_len;
-	memcpy(p, v, v_len);
-	return p + v_len;
 }
 
 /* sanitized length of a string, and its sanitized bytes (no tag/length) */
