@@ -1392,7 +1392,8 @@ json_pb_value(StringInfo out, const uint8 *p, const uint8 *end)
 /*
  * KeyValue objects, each after a comma unless *first, for pre-encoded
  * Span.attributes fields (record.h's SPAN_PB, written by
- * otel_pb_put_span_attrs()).  Stops at anything it did not write.
+ * otel_pb_put_span_attrs() and otel_pb_put_span_kv_*()).  Stops at anything
+ * they did not write.
  */
 static void
 json_span_pb(StringInfo out, const char *data, uint32 len, bool *first)
