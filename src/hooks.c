@@ -66,6 +66,7 @@
 #include "guc.h"
 #include "hooks.h"
 #include "metrics_builtin.h"
+#include "query_id.h"
 #include "query_text.h"
 #include "record.h"
 #include "stats.h"
@@ -148,6 +149,8 @@ static int	running_top = 0;	/* running[l] is -1 for every l >= this */
 static bool in_emit_log = false;
 
 static HTAB *query_cache = NULL;
+/* the entry found last: a statement looks its query id up more than once */
+static QueryInfo *query_cache_last = NULL;
 static MemoryContext query_cache_cxt = NULL;
 
 static char scratch[SCRATCH_SIZE];
@@ -229,9 +232,16 @@ query_cache_init(void)
 static QueryInfo *
 query_cache_find(uint64 query_id)
 {
+	QueryInfo  *qi;
+
 	if (query_cache == NULL || query_id == 0)
 		return NULL;
-	return (QueryInfo *) hash_search(query_cache, &query_id, HASH_FIND, NULL);
+	if (query_cache_last && query_cache_last->query_id == query_id)
+		return query_cache_last;
+	qi = (QueryInfo *) hash_search(query_cache, &query_id, HASH_FIND, NULL);
+	if (qi)
+		query_cache_last = qi;
+	return qi;
 }
 
 /*
@@ -303,6 +313,7 @@ query_cache_add(uint64 query_id, const char *source, int location, int len,
 	if (hash_get_num_entries(query_cache) >= MAX_QUERY_CACHE)
 	{
 		hash_destroy(query_cache);
+		query_cache_last = NULL;
 		MemoryContextReset(query_cache_cxt);
 		query_cache_init();
 	}
@@ -1265,33 +1276,13 @@ context_possible(const char *text)
 }
 
 /*
- * The query id as pg_stat_statements computes it, for a statement that may
- * become a span, when nobody computed it (compute_query_id = auto and no
- * other module asked for query ids): JumbleQuery() expects query ids to be
- * enabled, so they are, for the call only.  compute_query_id = off is
- * respected: such spans get the lexer-sanitised text and no query id.
- */
-static JumbleState *
-compute_query_id_now(Query *query, const char *text)
-{
-	bool		was = query_id_enabled;
-	JumbleState *jstate;
-
-	if (compute_query_id == COMPUTE_QUERY_ID_OFF)
-		return NULL;
-	query_id_enabled = true;
-	jstate = JumbleQuery(query, text);
-	query_id_enabled = was;
-	return jstate;
-}
-
-/*
  * Query ids (and with them the normalised text) cost about as much as the
  * rest of an unsampled statement's tracing, so only statements that may
  * become spans get one.  A plain top-level statement (simple protocol: no
  * parameter hooks) is planned and run right after its analysis: its
  * sampling decision is made here and carried over, and only a sampled one
- * pays.  A prepared one may run many times later, each time decided anew:
+ * pays, and only a lookup if a statement of its shape came before
+ * (query_id.h).  A prepared one may run many times later, each time decided anew:
  * it gets its query id whenever it could be sampled, and so do statements
  * run by functions.
  */
@@ -1299,6 +1290,8 @@ static void
 otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	bool		want_id;
+	bool		by_shape = false;
+	bool		from_shape;
 
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
@@ -1320,6 +1313,7 @@ otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 				(const void *) query;
 			pre_valid = true;
 			want_id = pre_decision.sampled;
+			by_shape = true;
 		}
 		else
 			want_id = otel_sample_rate > 0 || context_possible(pstate->p_sourcetext);
@@ -1333,8 +1327,23 @@ otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 	if (!want_id)
 		return;
+	/*
+	 * compute_query_id = off is respected: such spans get the lexer-sanitised
+	 * text and no query id.
+	 */
 	if (query->queryId == 0)
-		jstate = compute_query_id_now(query, pstate->p_sourcetext);
+	{
+		jstate = otel_query_id_compute(query, pstate->p_sourcetext, by_shape,
+									   &from_shape);
+		/* a known shape whose text has left the cache: jumble for the text */
+		if (from_shape && !otel_capture_raw_query_text &&
+			query_cache_find(query->queryId) == NULL)
+		{
+			query->queryId = 0;
+			jstate = otel_query_id_compute(query, pstate->p_sourcetext, false,
+										   &from_shape);
+		}
+	}
 	if (query->queryId == 0 || otel_capture_raw_query_text)
 		return;
 	if (query_cache_find(query->queryId) == NULL)

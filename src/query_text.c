@@ -691,6 +691,274 @@ sign_is_unary(const QLexer *lx, const QToken *prev, bool numbered)
 	}
 }
 
+/* ----------------------------------------------------------------
+ * Statement shapes
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Magnitude class of an unsigned decimal integer literal, the way
+ * PostgreSQL 15 types it: int4 if it fits, else int8, else numeric; and
+ * 9223372036854775808 on its own, which is numeric but int8 once negated.
+ */
+static char
+integer_kind(const char *d, int n)
+{
+	while (n > 1 && d[0] == '0')
+		d++, n--;
+	if (n < 10 || (n == 10 && memcmp(d, "2147483647", 10) <= 0))
+		return OTEL_SHAPE_INT4;
+	if (n < 19 || (n == 19 && memcmp(d, "9223372036854775807", 19) <= 0))
+		return OTEL_SHAPE_INT8;
+	if (n == 19 && memcmp(d, "9223372036854775808", 19) == 0)
+		return OTEL_SHAPE_INT8_EDGE;
+	return OTEL_SHAPE_NUMERIC;
+}
+
+/* Past a B'..' or X'..' body opened at s[q]: these know no escapes. */
+static int
+scan_bits(const char *s, int n, int q)
+{
+	const char *e = memchr(s + q + 1, '\'', n - q - 1);
+
+	return e ? (int) (e - s) + 1 : -1;
+}
+
+/* Keywords around column positions: sets *by for BY, true for the others. */
+static inline bool
+position_keyword(const char *w, int n, bool *by)
+{
+	switch (n)
+	{
+		case 2:
+			*by = pg_strncasecmp(w, "by", 2) == 0;
+			return false;
+		case 5:
+			return pg_strncasecmp(w, "order", 5) == 0 ||
+				pg_strncasecmp(w, "group", 5) == 0;
+		case 8:
+			return pg_strncasecmp(w, "distinct", 8) == 0;
+	}
+	return false;
+}
+
+/* byte classes for the shape's scan */
+#define SC_WORD		0x01		/* continues a word: letters, digits, _, $, >= 0x80 */
+#define SC_START	0x02		/* starts a word */
+#define SC_SPACE	0x04
+static uint8 shape_class[256];
+
+static void
+shape_class_init(void)
+{
+	for (int c = 0; c < 256; c++)
+		shape_class[c] = (is_ident_start(c) ? SC_START | SC_WORD : 0) |
+			(is_ident_cont(c) ? SC_WORD : 0) |
+			(is_space(c) ? SC_SPACE : 0);
+}
+
+/*
+ * One pass; bytes that stay as they are (words, blanks, operators) are
+ * copied in runs, when a constant or a comment ends the run.
+ */
+int
+otel_query_shape(const char *s, int n, bool backslash_quotes, char *out, int cap)
+{
+	int			p = 0;
+	int			o = 0;
+	int			from = 0;		/* s[from, p) is still to be copied */
+	bool		clause_kw = false;	/* ORDER, GROUP or DISTINCT seen */
+	bool		maybe_position = false; /* integer after BY, ',' or '(' */
+	char		prev = 0;		/* last significant token: 'b' BY, ',', '(' */
+
+#define SHAPE_FLUSH() \
+	do { \
+		if (p - from > cap - o) \
+			return -1; \
+		memcpy(out + o, s + from, p - from); \
+		o += p - from; \
+	} while (0)
+#define SHAPE_PUT(c) \
+	do { if (o >= cap) return -1; out[o++] = (char) (c); } while (0)
+
+	if (shape_class['a'] == 0)
+		shape_class_init();
+
+	while (p < n)
+	{
+		unsigned char c = s[p];
+		unsigned char c1;
+		char		last = prev;
+		int			q;
+
+		if (shape_class[c] & SC_SPACE)
+		{
+			p++;
+			continue;
+		}
+		c1 = p + 1 < n ? s[p + 1] : '\0';
+		if (shape_class[c] & SC_START)
+		{
+			bool		by = false;
+
+			for (q = p + 1; q < n && (shape_class[(unsigned char) s[q]] & SC_WORD); q++)
+				;
+			prev = 'x';
+			if (q == p + 1 && (c1 == '\'' || c1 == '&'))
+			{
+				/* maybe a prefixed string: the prefix stays */
+				p++;
+				SHAPE_FLUSH();
+				if (c1 == '\'' && strchr("bBxX", c))
+				{
+					if ((p = scan_bits(s, n, p)) < 0)
+						return -1;
+					SHAPE_PUT(OTEL_SHAPE_STRING);
+				}
+				else if (c1 == '\'' && strchr("eEnN", c))
+				{
+					p = scan_string(s, n, p,
+									c == 'e' || c == 'E' || backslash_quotes);
+					SHAPE_PUT(OTEL_SHAPE_STRING);
+				}
+				else if (c1 == '&' && (c == 'u' || c == 'U') && p + 1 < n &&
+						 s[p + 1] == '\'')
+				{
+					SHAPE_PUT('&');
+					p = scan_string(s, n, p + 1, false);
+					SHAPE_PUT(OTEL_SHAPE_STRING);
+				}
+				from = p;		/* U&"..." and anything else: as it is */
+				continue;
+			}
+			if (position_keyword(s + p, q - p, &by))
+				clause_kw = true;
+			else if (by)
+				prev = 'b';
+			p = q;
+			continue;
+		}
+
+		prev = 'x';
+		switch (c)
+		{
+			case '-':
+			case '/':
+				if ((c == '-' && c1 == '-') || (c == '/' && c1 == '*'))
+				{
+					prev = last;	/* a comment is a blank */
+					SHAPE_FLUSH();
+					if (c == '-')
+					{
+						while (p < n && s[p] != '\n' && s[p] != '\r')
+							p++;
+					}
+					else
+					{
+						int			depth = 1;
+
+						p += 2;
+						while (depth > 0)
+						{
+							if (p + 1 >= n)
+								return -1;	/* unterminated: not parsed */
+							if (s[p] == '/' && s[p + 1] == '*')
+								depth++, p += 2;
+							else if (s[p] == '*' && s[p + 1] == '/')
+								depth--, p += 2;
+							else
+								p++;
+						}
+					}
+					SHAPE_PUT(' ');
+					from = p;
+				}
+				else
+					p++;
+				break;
+			case '\'':
+				SHAPE_FLUSH();
+				p = scan_string(s, n, p, backslash_quotes);
+				SHAPE_PUT(OTEL_SHAPE_STRING);
+				from = p;
+				break;
+			case '"':
+				if ((p = scan_quoted(s, n, p)) < 0)
+					return -1;
+				break;
+			case '$':
+				if (is_digit(c1))
+				{
+					for (p++; p < n && is_digit(s[p]); p++)
+						;
+					break;
+				}
+				SHAPE_FLUSH();
+				if ((p = scan_dollar(s, n, p)) < 0)
+					return -1;
+				SHAPE_PUT(OTEL_SHAPE_DOLLAR);
+				from = p;
+				break;
+			case ',':
+			case '(':
+				prev = (char) c;
+				p++;
+				break;
+			default:
+				if (is_digit(c) || (c == '.' && is_digit(c1)))
+				{
+					int			start = p;
+					bool		integer = true;
+
+					SHAPE_FLUSH();
+					while (p < n && is_digit(s[p]))
+						p++;
+					if (p < n && s[p] == '.' && !(p + 1 < n && s[p + 1] == '.'))
+					{
+						integer = false;
+						for (p++; p < n && is_digit(s[p]); p++)
+							;
+					}
+					if (p < n && (s[p] == 'e' || s[p] == 'E'))
+					{
+						q = p + 1;
+						if (q < n && (s[q] == '+' || s[q] == '-'))
+							q++;
+						if (q < n && is_digit(s[q]))
+						{
+							integer = false;
+							for (p = q; p < n && is_digit(s[p]); p++)
+								;
+						}
+					}
+					/* junk after a number is an error in PostgreSQL 15 */
+					if (p < n && is_ident_start(s[p]))
+						return -1;
+					if (!integer)
+						SHAPE_PUT(OTEL_SHAPE_NUMERIC);
+					else
+					{
+						SHAPE_PUT(integer_kind(s + start, p - start));
+						if (last == 'b' || last == ',' || last == '(')
+							maybe_position = true;
+					}
+					from = p;
+				}
+				else
+					p++;
+				break;
+		}
+	}
+	SHAPE_FLUSH();
+#undef SHAPE_FLUSH
+#undef SHAPE_PUT
+
+	/* ORDER BY 1, GROUP BY 1, DISTINCT ON (1): positions, not constants */
+	if (clause_kw && maybe_position)
+		return -1;
+	return o;
+}
+
 /* Highest $n already in the text, so that new numbers follow it. */
 static int
 max_param(const char *query, int len)

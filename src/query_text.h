@@ -54,6 +54,30 @@ extern char *otel_query_sanitise(const char *query, int len, char placeholder,
 								 int *out_len);
 
 /*
+ * The statement's shape: its text with every constant's value taken out and
+ * its kind left (a byte below: integers by the type PostgreSQL 15 gives
+ * them, other numbers, strings with their E/B/X/N/U& prefix, dollar-quoted
+ * strings), comments turned into one blank, everything else as it is.  Two
+ * texts of one shape parse to the same tree but for constant values, so
+ * they get the same query id: query_id.c caches ids by shape.
+ *
+ * Returns the length written to out, or -1 when the text has no usable shape:
+ * longer than cap, something the parser would have rejected, or an integer
+ * right after BY, ',' or '(' in a statement with ORDER, GROUP or DISTINCT,
+ * which may be a column position (ORDER BY 1) rather than a constant.
+ * backslash_quotes: standard_conforming_strings is off.  Never raises.
+ */
+#define OTEL_SHAPE_INT4			'\x01'
+#define OTEL_SHAPE_INT8			'\x02'
+#define OTEL_SHAPE_INT8_EDGE	'\x03'	/* 9223372036854775808 */
+#define OTEL_SHAPE_NUMERIC		'\x04'
+#define OTEL_SHAPE_STRING		'\x05'
+#define OTEL_SHAPE_DOLLAR		'\x06'
+
+extern int	otel_query_shape(const char *query, int len, bool backslash_quotes,
+							 char *out, int cap);
+
+/*
  * db.query.summary per the conventions: operation keywords and the
  * collection names they act on, as written (case kept, qualified and quoted
  * names whole), e.g. "SELECT orders", "INSERT shipping_details SELECT
