@@ -207,8 +207,27 @@ def variant_conf(cfg, sink_url, extra):
     conf = ("shared_preload_libraries = 'otel_aliyun'\n"
             "otel_aliyun.sample_rate = %s\n"
             "otel_aliyun.traces_endpoint = '%s'\n" % (rate, sink_url))
-    conf += "".join("otel_aliyun.%s\n" % kv for kv in settings)
+    conf += "".join("otel_aliyun.%s\n" % kv for kv in settings if not kv.startswith("lib="))
     return conf + extra
+
+
+def variant_lib(cfg):
+    """The library a configuration runs: "@lib=PATH" names another build of
+    otel_aliyun.so (to compare two builds in one run), else None."""
+    for kv in cfg.split("@")[1:]:
+        if kv.startswith("lib="):
+            return kv[4:]
+    return None
+
+
+def install_lib(src, libdir):
+    """Put src in place as libdir/otel_aliyun.so, atomically (the cluster is
+    stopped; its backends load the file the postmaster preloaded)."""
+    dst = os.path.join(libdir, "otel_aliyun.so")
+    tmp = dst + ".bench-tmp"
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, 0o755)
+    os.rename(tmp, dst)
 
 
 def sink_get(port, path="/_stats", post=False):
@@ -267,6 +286,7 @@ def main():
     sink = subprocess.Popen([os.path.join(HERE, "sink"), "--port-file", sink_port_file],
                             stdin=subprocess.DEVNULL)
     results = []
+    libdir = installed_lib = None
     try:
         deadline = time.time() + 30
         while not os.path.exists(sink_port_file):
@@ -287,6 +307,12 @@ def main():
         cl.stop()
 
         extra = "".join(l.strip() + "\n" for l in args.extra_conf.split(";") if l.strip())
+        # builds compared in one run: keep the installed one to come back to
+        if any(variant_lib(c) for c in configs):
+            libdir = subprocess.run([os.path.join(args.pgbin, "pg_config"), "--pkglibdir"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
+            installed_lib = os.path.join(work, "installed_otel_aliyun.so")
+            shutil.copyfile(os.path.join(libdir, "otel_aliyun.so"), installed_lib)
         bench_args = ["-S", "-n", "-M", args.protocol, "-c", str(args.clients),
                       "-j", str(args.clients)]
         ext_created = False
@@ -294,6 +320,8 @@ def main():
             order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
             for cfg in order:
                 cl.set_variant(variant_conf(cfg, sink_url, extra))
+                if libdir and cfg != "none":
+                    install_lib(variant_lib(cfg) or installed_lib, libdir)
                 cl.start()
                 try:
                     pm = cl.postmaster_pid()
@@ -350,6 +378,8 @@ def main():
                     cl.stop()
     finally:
         cl.stop()
+        if libdir:
+            install_lib(installed_lib, libdir)
         sink.send_signal(signal.SIGTERM)
         try:
             sink.wait(10)
@@ -379,6 +409,21 @@ def report(args, configs, results):
                     "failed": sum(r.get("failed", 0) for r in rs),
                     "runs": len(rs)}
     base = med.get("none")
+    # the same ratios taken within each round first (each round runs every
+    # configuration back to back), which cancels the machine's drift
+    # between rounds; median over rounds
+    paired = {}
+    for cfg in configs:
+        tr, cr = [], []
+        for r in results:
+            if r["config"] != cfg:
+                continue
+            b = [x for x in results if x["config"] == "none" and x["round"] == r["round"]]
+            if b:
+                tr.append(r["tps"] / b[0]["tps"])
+                cr.append(r["cpu_us_per_tx"] / b[0]["cpu_us_per_tx"])
+        if tr:
+            paired[cfg] = (statistics.median(tr), statistics.median(cr))
     lines = []
     lines.append("otel_aliyun benchmark: pgbench -S -M %s, scale %d, %d clients, %d rounds x %d s, "
                  "%d CPUs, %s" % (args.protocol, args.scale, args.clients, args.rounds, args.duration,
@@ -386,9 +431,9 @@ def report(args, configs, results):
     lines.append("load average at the end: %.2f %.2f %.2f (anything else running skews the figures)"
                  % os.getloadavg())
     lines.append("")
-    lines.append("%-8s %10s %9s %12s %9s %9s %6s %11s %11s %8s %7s  %s" % (
-        "config", "TPS", "TPS/base", "CPU us/tx", "CPU/base", "worker", "sink", "produced", "exported", "dropped",
-        "failed", "target (TPS>=, CPU<=)"))
+    lines.append("%-8s %10s %9s %12s %9s %13s %9s %6s %11s %11s %8s %7s  %s" % (
+        "config", "TPS", "TPS/base", "CPU us/tx", "CPU/base", "paired", "worker", "sink", "produced",
+        "exported", "dropped", "failed", "target (TPS>=, CPU<=)"))
     verdicts = []
     for cfg in configs:
         if cfg not in med:
@@ -405,11 +450,13 @@ def report(args, configs, results):
             verdict = "%.2f %.2f %s" % (tgt[0], tgt[1], "met" if ok else "MISSED")
             verdicts.append(ok)
         name = "absent" if cfg == "none" else "rate " + cfg
-        lines.append("%-8s %10.0f %9.3f %12.2f %9.3f %9.2f %6.2f %11s %11s %8s %7s  %s" % (
-            name, m["tps"], tr, m["cpu"], cr, m["worker"], m["sink"],
+        pr = "%.3f %.3f" % paired[cfg] if cfg in paired else "-"
+        lines.append("%-8s %10.0f %9.3f %12.2f %9.3f %13s %9.2f %6.2f %11s %11s %8s %7s  %s" % (
+            name, m["tps"], tr, m["cpu"], cr, pr, m["worker"], m["sink"],
             "-" if cfg == "none" else m["produced"], "-" if cfg == "none" else m["exported"],
             "-" if cfg == "none" else m["dropped"], "-" if cfg == "none" else m["failed"], verdict))
     lines.append("")
+    lines.append("paired: TPS/base and CPU/base of each round (configurations run back to back), median")
     lines.append("medians over rounds; CPU us/tx counts the postmaster and all its children, worker is")
     lines.append("the exporter's share of it, sink the local receiver's CPU us/tx (not server CPU,")
     lines.append("but it shares the machine); produced/exported/dropped/failed are spans summed over runs")
@@ -428,7 +475,7 @@ def report(args, configs, results):
     with open(os.path.join(args.out, "results-%s.txt" % stamp), "w") as f:
         f.write(text)
     with open(os.path.join(args.out, "results-%s.json" % stamp), "w") as f:
-        json.dump({"args": vars(args), "runs": results, "medians": med}, f, indent=1)
+        json.dump({"args": vars(args), "runs": results, "medians": med, "paired": paired}, f, indent=1)
     log("results written to %s/results-%s.{txt,json}" % (args.out, stamp))
 
 
