@@ -248,6 +248,97 @@ def parse_pgbench(out):
     return float(tps.group(1)), int(ntx.group(1))
 
 
+def callgrind_total(path):
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b"summary:") or line.startswith(b"totals:"):
+                return int(line.split()[1])
+    return 0
+
+
+def callgrind_runs(args, cl, configs, sink_url, extra, work):
+    """Instructions per transaction, which the machine's noise does not move:
+    the server runs under callgrind (children traced), one client runs
+    --callgrind N transactions of pgbench -S, and each process's count, less
+    what it inherited from the postmaster before its fork (the smallest
+    count of any child, as an auxiliary process forked at start-up and idle
+    since has), is divided by N: the backend, the export worker, and all
+    server processes together."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("valgrind is needed for --callgrind (Debian package valgrind)")
+    lines = ["otel_aliyun instruction counts: pgbench -S -M %s, 1 client, %d transactions, "
+             "valgrind --tool=callgrind, %s" % (args.protocol, args.callgrind,
+                                                datetime.datetime.now().strftime("%Y-%m-%d %H:%M")),
+             "",
+             "%-10s %12s %12s %12s %10s %12s" % ("config", "backend/tx", "worker/tx", "both/tx",
+                                                 "both/base", "others")]
+    base = None
+    res = {}
+    for cfg in configs:
+        cl.set_variant(variant_conf(cfg, sink_url, extra))
+        out = os.path.join(work, "cg-%s" % re.sub(r"[^A-Za-z0-9.]+", "_", cfg))
+        os.makedirs(out)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(args.user)
+            os.chown(out, pw.pw_uid, pw.pw_gid)
+        pm = subprocess.Popen(cl.as_user + [
+            "valgrind", "--tool=callgrind", "--trace-children=yes",
+            "--callgrind-out-file=%s/cg.%%p" % out,
+            os.path.join(args.pgbin, "postgres"), "-D", cl.data],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 120
+            while cl.run([os.path.join(args.pgbin, "pg_isready"), "-q", "-h", cl.sock,
+                          "-p", str(cl.port)], check=False, as_owner=False).returncode != 0:
+                if time.time() > deadline or pm.poll() is not None:
+                    raise SystemExit("postgres did not start under valgrind")
+                time.sleep(0.5)
+            pm_pid = cl.postmaster_pid()
+            worker = None
+            if cfg != "none":
+                cl.psql("CREATE EXTENSION IF NOT EXISTS otel_aliyun")
+            cl.pgbench(["-S", "-n", "-M", args.protocol, "-c", "1", "-t", str(args.callgrind)])
+            if cfg != "none":
+                cl.psql("SELECT otel_aliyun.flush(600000)")
+        finally:
+            cl.stop()
+            pm.wait()
+        counts = {}
+        for name in os.listdir(out):
+            path = os.path.join(out, name)
+            counts[int(name.split(".")[1])] = callgrind_total(path)
+            with open(path, "rb") as f:
+                # the export worker's process is the one that ran its main
+                if b" otel_worker_main\n" in f.read():
+                    worker = name.split(".")[1]
+        inherited = min(v for p, v in counts.items() if p != pm_pid)
+        backend = max(v for p, v in counts.items() if p != pm_pid) - inherited
+        w = counts.get(int(worker), inherited) - inherited if worker else 0
+        server = sum(v - inherited for p, v in counts.items() if p != pm_pid) + counts[pm_pid]
+        n = args.callgrind
+        both = backend + w
+        res[cfg] = {"backend": backend / n, "worker": w / n, "both": both / n,
+                    "others": (server - both) / n}
+        if cfg == "none":
+            base = both / n
+        log("callgrind %-5s backend %.0f  worker %.0f instructions/tx" % (cfg, backend / n, w / n))
+        lines.append("%-10s %12.0f %12.0f %12.0f %10s %12.0f" % (
+            cfg, backend / n, w / n, both / n,
+            "%.3f" % (both / n / base) if base else "-", (server - both) / n))
+    lines.append("")
+    lines.append("instructions per transaction.  backend: the pgbench connection's process;")
+    lines.append("worker: the otel_aliyun exporter; others: the postmaster and its other children")
+    lines.append("(start-up and shutdown mostly, so not per transaction: spread over the run);")
+    lines.append("each process counted less what it inherited from the postmaster at fork")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with open(os.path.join(args.out, "callgrind-%s.txt" % stamp), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "callgrind-%s.json" % stamp), "w") as f:
+        json.dump({"args": vars(args), "results": res}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description="otel_aliyun pgbench -S overhead benchmark")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
@@ -268,6 +359,9 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    ap.add_argument("--callgrind", type=int, default=0, metavar="N",
+                    help="instead of timed runs: count instructions with valgrind's callgrind "
+                         "over N transactions of one client, per configuration")
     args = ap.parse_args()
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -307,6 +401,9 @@ def main():
         cl.stop()
 
         extra = "".join(l.strip() + "\n" for l in args.extra_conf.split(";") if l.strip())
+        if args.callgrind:
+            callgrind_runs(args, cl, configs, sink_url, extra, work)
+            return
         # builds compared in one run: keep the installed one to come back to
         if any(variant_lib(c) for c in configs):
             libdir = subprocess.run([os.path.join(args.pgbin, "pg_config"), "--pkglibdir"],

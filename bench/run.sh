@@ -7,6 +7,9 @@
 #
 #   bench/run.sh [--rounds 3] [--duration 15] [--configs none,0,0.1,1]
 #                [--protocol simple|extended|prepared] [--tcp] [--keep]
+#   bench/run.sh --callgrind 20000 [--configs ...]
+#       instructions per transaction under valgrind instead of timings: slow,
+#       but steady where the timings move with whatever else the machine runs
 #
 # Builds and installs the extension first (BUILD=0 skips that).  Runs as
 # root (the cluster then belongs to the postgres user) or as any user who
@@ -16,4 +19,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec </dev/null
 
 . bench/prepare.sh
+case " $* " in
+*" --callgrind "*)
+	command -v valgrind >/dev/null ||
+		{ apt-get install -y -q valgrind >/dev/null || sudo apt-get install -y -q valgrind >/dev/null; } ;;
+esac
 exec /usr/bin/python3 bench/bench.py --pgbin "$("$PG_CONFIG" --bindir)" "$@"
