@@ -199,47 +199,66 @@ put_literal(BitWriter *w, uint8 c)
 	put_bits(w, lit_code[c].bits, lit_code[c].nbits);
 }
 
-/* Literals three at a time (27 bits at most), one store per three. */
+/*
+ * The writers below work on local copies of the BitWriter: a store through
+ * w->p (bytes) could alias *w, which would make every field a memory
+ * round trip.
+ */
+#define BW_LOAD(w)	uint8 *bw_p = (w)->p; uint64 bw_buf = (w)->buf; int bw_n = (w)->n
+#define BW_SAVE(w)	((w)->p = bw_p, (w)->buf = bw_buf, (w)->n = bw_n)
+#define BW_FLUSH() \
+	do { \
+		uint64		v_ = bw_buf; \
+		BW_BSWAP(v_); \
+		memcpy(bw_p, &v_, 8); \
+		bw_p += bw_n >> 3; \
+		bw_buf >>= (bw_n & ~7); \
+		bw_n &= 7; \
+	} while (0)
+#ifdef WORDS_BIGENDIAN
+#define BW_BSWAP(v) ((v) = pg_bswap64(v))
+#else
+#define BW_BSWAP(v) ((void) 0)
+#endif
+
+/*
+ * Literals, flushing whole bytes once 48 bits wait: a code has at most 9
+ * bits.  Every writer is entered and left with fewer than 32 bits waiting.
+ */
 static void
 put_literals(BitWriter *w, const uint8 *s, Size n)
 {
-	Size		i = 0;
+	BW_LOAD(w);
 
-	if (w->n >= 8)
-		flush_bytes(w);
-	for (; i + 3 <= n; i += 3)
+	for (Size i = 0; i < n; i++)
 	{
-		const Code *a = &lit_code[s[i]];
-		const Code *b = &lit_code[s[i + 1]];
-		const Code *c = &lit_code[s[i + 2]];
+		const Code *c = &lit_code[s[i]];
 
-		w->buf |= (uint64) a->bits << w->n;
-		w->n += a->nbits;
-		w->buf |= (uint64) b->bits << w->n;
-		w->n += b->nbits;
-		w->buf |= (uint64) c->bits << w->n;
-		w->n += c->nbits;
-		flush_bytes(w);
+		bw_buf |= (uint64) c->bits << bw_n;
+		bw_n += c->nbits;
+		if (bw_n >= 48)
+			BW_FLUSH();
 	}
-	for (; i < n; i++)
-		put_literal(w, s[i]);
+	/* leave fewer than 32, as every writer expects */
+	if (bw_n >= 32)
+		BW_FLUSH();
+	BW_SAVE(w);
 }
 
-/* One back-reference: 3 <= len <= 258, 1 <= dist <= 32768. */
-static pg_attribute_always_inline void
-put_match(BitWriter *w, uint32 len, uint32 dist)
-{
-	int			s = (dist <= 256) ? dist_sym_small[dist] : dist_sym_large[(dist - 1) >> 7];
-
-	put_bits(w, len_code[len].bits, len_code[len].nbits);
-	put_bits(w, dist_sym_code[s].bits | ((uint64) (dist - dist_base[s]) << 5),
-			 5 + dist_extra[s]);
-}
-
-/* A run of len >= MIN_MATCH equal bytes, dist back; split at 258. */
+/*
+ * A run of len >= MIN_MATCH equal bytes, dist back (1 <= dist <= 32768), as
+ * back-references of at most 258 bytes.  One reference is at most 31 bits
+ * (length code 8 + 5 extra, distance code 5 + 13 extra).
+ */
 static void
 put_run(BitWriter *w, uint32 len, uint32 dist)
 {
+	int			s = (dist <= 256) ? dist_sym_small[dist] : dist_sym_large[(dist - 1) >> 7];
+	uint64		dcode = dist_sym_code[s].bits | ((uint64) (dist - dist_base[s]) << 5);
+	int			dbits = 5 + dist_extra[s];
+
+	BW_LOAD(w);
+
 	while (len > 0)
 	{
 		uint32		l = Min(len, MAX_MATCH);
@@ -247,9 +266,15 @@ put_run(BitWriter *w, uint32 len, uint32 dist)
 		/* never leave a tail too short to be a match */
 		if (len - l > 0 && len - l < 3)
 			l = len - 3;
-		put_match(w, l, dist);
+		bw_buf |= (uint64) len_code[l].bits << bw_n;
+		bw_n += len_code[l].nbits;
+		bw_buf |= dcode << bw_n;
+		bw_n += dbits;
+		if (bw_n >= 32)
+			BW_FLUSH();
 		len -= l;
 	}
+	BW_SAVE(w);
 }
 
 /* How many bytes a and b have in common from the start, up to max. */
@@ -426,15 +451,19 @@ code_segment(BitWriter *w, const uint8 *in, const OtelGzipSeg *segs,
 
 		/*
 		 * A varint of another size shifts the rest: after a longer run of
-		 * literals than a changed value makes, look for the next eight bytes a
-		 * little before or after where they would be.
+		 * literals than a changed value makes (more than one 8-byte id or
+		 * timestamp: searching after each of those would cost more than it
+		 * ever finds), look for the next eight bytes a little before or
+		 * after where they would be.
 		 */
-		if (lits >= 8 && r != NULL && i + 8 <= len && j >= 4 && j + 12 <= rlen)
+		if (lits >= 12 && r != NULL && i + 8 <= len && j >= 4 && j + 12 <= rlen)
 		{
 			static const int shifts[] = {1, -1, 2, -2, 3, -3, 4, -4};
 			uint64		want = load64(s + i);
 
-			for (int t = 0; t < lengthof(shifts); t++)
+			/* still in step (the literals were a changed value): no search */
+			for (int t = load64(r + j) == want ? lengthof(shifts) : 0;
+				 t < lengthof(shifts); t++)
 			{
 				if (load64(r + j + shifts[t]) == want)
 				{
