@@ -454,6 +454,7 @@ typedef struct RootDecision
 {
 	bool		has_ctx;
 	bool		sampled;
+	bool		own_ctx;		/* from the text or otel_aliyun.traceparent */
 	uint8		trace_id[16];
 	uint8		parent_id[8];
 	uint8		flags;
@@ -475,6 +476,41 @@ static bool pre_valid = false;
 #define PRE_ANY		((const void *) 1)	/* key that takes any pending decision */
 
 /*
+ * A plain top-level statement decided unsampled, with no trace context of
+ * its own, gets no slot when nothing else would read one (track = top, no
+ * query metric): the cost of an unsampled statement is then its hooks'
+ * calls.  skip_plan is the plan made for it until ExecutorStart takes it,
+ * skip_qd its QueryDesc until ExecutorEnd; while skip_active, an error in it
+ * makes no span (it was decided) and current_traceparent() gives its
+ * unsampled context, with a span id made on demand.  Reset by the next
+ * top-level statement and by any abort.
+ */
+static bool skip_active = false;
+static PlannedStmt *skip_plan = NULL;
+static QueryDesc *skip_qd = NULL;
+static bool skip_span_made = false;
+static uint8 skip_trace_id[16];
+static uint8 skip_span_id[8];
+
+static inline void
+skip_reset(void)
+{
+	skip_active = false;
+	skip_plan = NULL;
+	skip_qd = NULL;
+	skip_span_made = false;
+}
+
+/* May the top-level statement planned from parse go without a slot? */
+static inline bool
+skip_possible(const Query *parse)
+{
+	return pre_valid && pre_key == (const void *) parse &&
+		!pre_decision.sampled && !pre_decision.own_ctx &&
+		otel_track == OTEL_TRACK_TOP && !otel_metrics_query_enabled();
+}
+
+/*
  * A traceparent in the text, else the session's otel_aliyun.traceparent,
  * else a new root by TraceIdRatioBased.
  */
@@ -486,6 +522,7 @@ decide_root(const char *text, RootDecision *d)
 
 	d->has_ctx = false;
 	d->sampled = false;
+	d->own_ctx = false;
 	d->flags = 0;
 	d->tracestate_len = 0;
 	memset(d->trace_id, 0, sizeof(d->trace_id));
@@ -501,6 +538,7 @@ decide_root(const char *text, RootDecision *d)
 	if (r == OTEL_CTX_VALID)
 	{
 		d->has_ctx = true;
+		d->own_ctx = true;
 		memcpy(d->trace_id, ctx.trace_id, 16);
 		memcpy(d->parent_id, ctx.span_id, 8);
 		d->flags = ctx.flags;
@@ -1301,7 +1339,10 @@ otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 	if (nesting_level == 0)
 	{
-		bool		plain = pstate->p_paramref_hook == NULL &&
+		bool		plain;
+
+		skip_reset();
+		plain = pstate->p_paramref_hook == NULL &&
 			pstate->p_pre_columnref_hook == NULL &&
 			pstate->p_post_columnref_hook == NULL &&
 			pstate->p_coerce_param_hook == NULL;
@@ -1363,6 +1404,7 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	int64		start = 0;
 	int			level = nesting_level;
 	int			saved_running = -1;
+	bool		skipping = false;
 
 	if (tracing_active() && level_tracked(level) && query_string)
 	{
@@ -1375,7 +1417,15 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 		{
 			if (old)
 				stmt_close(old, -1, false, NULL, NULL);
-			st = stmt_open(level, query_string, parse);
+			if (level == 0 && skip_possible(parse))
+			{
+				pre_valid = false;
+				skip_active = skipping = true;
+				memcpy(skip_trace_id, pre_decision.trace_id, 16);
+				otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_SAMPLED_OUT, 1);
+			}
+			else
+				st = stmt_open(level, query_string, parse);
 		}
 		if (st && st != old)
 		{
@@ -1417,6 +1467,8 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	nesting_level--;
 	if (st)
 		running_pop(level, saved_running);
+	if (skipping)
+		skip_plan = result;
 
 	if (st && st->in_use && st->sampled)
 	{
@@ -1443,6 +1495,23 @@ otel_ExecutorStart(QueryDesc *qd, int eflags)
 {
 	OtelStmt   *st = NULL;
 	int			level = nesting_level;
+
+	if (level == 0 && (skip_plan != NULL || skip_qd != NULL))
+	{
+		/* the plan of a statement that goes without a slot: it runs now */
+		if (skip_plan == qd->plannedstmt && skip_qd == NULL &&
+			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		{
+			skip_plan = NULL;
+			skip_qd = qd;
+			if (prev_ExecutorStart)
+				prev_ExecutorStart(qd, eflags);
+			else
+				standard_ExecutorStart(qd, eflags);
+			return;
+		}
+		skip_reset();
+	}
 
 	if (tracing_active() && level_tracked(level) &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
@@ -1610,6 +1679,9 @@ static void
 otel_ExecutorEnd(QueryDesc *qd)
 {
 	OtelStmt   *st = stmt_by_qd(qd);
+
+	if (qd == skip_qd)
+		skip_reset();
 
 	if (st)
 	{
@@ -1787,7 +1859,9 @@ otel_emit_log(ErrorData *edata)
 					any = true;
 					stmt_close(&stmts[i], -1, false, edata, NULL);
 				}
-		if (!any && debug_query_string != NULL && nesting_level == 0)
+		/* a statement that went without a slot was decided: no span */
+		if (!any && debug_query_string != NULL && nesting_level == 0 &&
+			!skip_active)
 			error_span_without_stmt(edata);
 	}
 	in_emit_log = false;
@@ -1810,6 +1884,16 @@ otel_xact_callback(XactEvent event, void *arg)
 		running[l] = -1;
 	running_top = 0;
 	pre_valid = false;
+	skip_reset();
+}
+
+/* A failed top-level statement inside a savepoint: forget its skip state. */
+static void
+otel_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		skip_reset();
 }
 
 /* ---------------- exported ---------------- */
@@ -1840,6 +1924,19 @@ otel_hooks_current_traceparent(char *buf)
 {
 	OtelStmt   *st = innermost_running();
 
+	if (st == NULL && skip_active)
+	{
+		/* unsampled; a new root has a trace id at sample rates above 0 */
+		if (otel_sample_rate <= 0)
+			return false;
+		if (!skip_span_made)
+		{
+			otel_random_span_id(skip_span_id);
+			skip_span_made = true;
+		}
+		otel_traceparent_format(buf, skip_trace_id, skip_span_id, 0x00);
+		return true;
+	}
 	if (st == NULL || !st->has_ctx)
 		return false;
 	if (st->sampled)
@@ -1887,4 +1984,5 @@ otel_hooks_install(void)
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = otel_emit_log;
 	RegisterXactCallback(otel_xact_callback, NULL);
+	RegisterSubXactCallback(otel_subxact_callback, NULL);
 }

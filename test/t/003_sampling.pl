@@ -160,5 +160,44 @@ ok($sp[0] && !defined $sp[0]->{attributes}{'postgresql.query_id'},
 is($sp[0] && $sp[0]->{attributes}{'db.query.text'},
 	'SELECT x + $1 FROM s3_zero_start WHERE $2 <> $3',
 	'compute_query_id = off: literals still replaced (lexer)');
+# ---- unsampled statements without a slot ------------------------------------
+# A plain statement decided unsampled, with no context of its own, is not
+# tracked further (track = top): current_traceparent() still gives it an
+# unsampled context when the rate is above 0 (none at rate 0), and an error
+# in it does not get a second sampling decision.
+
+my $tp = $zero->safe_psql('postgres', q{
+SET otel_aliyun.sample_rate = 0.000001;
+SELECT otel_aliyun.current_traceparent() || ' ' ||
+	(otel_aliyun.current_traceparent() = otel_aliyun.current_traceparent())::text;
+});
+like($tp, qr/^00-[0-9a-f]{32}-[0-9a-f]{16}-00 true$/,
+	'unsampled new root: an unsampled traceparent, the same within the statement');
+isnt((split / /, $tp)[0], $zero->safe_psql('postgres', q{
+SET otel_aliyun.sample_rate = 0.000001;
+SELECT otel_aliyun.current_traceparent();
+}), 'and another one for the next statement');
+is($zero->safe_psql('postgres', 'SELECT otel_aliyun.current_traceparent() IS NULL'), 't',
+	'rate 0: no traceparent for a statement without context');
+
+otel_tables($zero, 1, 's3_fail_half');
+otel_flush($zero);
+$zero->safe_psql('postgres', 'SELECT otel_aliyun.stats_reset()');
+$rx->reset;
+my $NF = 200;
+$zero->psql('postgres',
+	"SET otel_aliyun.sample_rate = 0.5;\n"
+	  . join('', map { "SELECT x / (x - x) + $_ FROM s3_fail_half;\n" } 1 .. $NF),
+	on_error_stop => 0);
+ok(otel_flush($zero), 'flush (failing statements)');
+my @failed = server_spans($rx->spans, text => qr/s3_fail_half/);
+my $st = otel_stats($zero);
+cmp_ok(scalar @failed, '>', 0, 'some failing statements sampled');
+# (the SET, flush() and stats reads around them add a few sampled out)
+my $decided = scalar(@failed) + $st->{sampled_out};
+ok($decided >= $NF && $decided <= $NF + 6,
+	"each failing statement decided once: spans + sampled out = $decided for $NF");
+ok(!(grep { ($_->{status}{code} // 0) != 2 } @failed), 'their spans have status ERROR');
+
 $zero->stop;
 done_testing();
