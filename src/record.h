@@ -110,7 +110,6 @@ typedef struct OtelRecBuf
 } OtelRecBuf;
 
 extern void otel_rec_init(OtelRecBuf *b, char *mem, Size cap);
-extern void otel_rec_append(OtelRecBuf *b, const void *p, Size n);
 
 /* Attribute appenders; vlen < 0 means strlen(val).  NULL val is skipped. */
 extern void otel_attr_str(OtelRecBuf *b, const char *key, const char *val, int vlen);
