@@ -813,36 +813,41 @@ pb_span_size(const OtelSpanView *v, bool *dirty)
 	return sz;
 }
 
-/* Write the Span message body sized by pb_span_size(). */
+/*
+ * Where pb_put_span() put a span's parts, as offsets from the start of the
+ * body, for the gzip pieces (gzip_delta.h).  0 means absent.
+ */
+typedef struct SpanLayout
+{
+	uint32		key;			/* name and kind: span_key() */
+	uint32		a_off;			/* name, kind, trace state, attributes */
+	uint32		a_len;
+	uint32		trace_id;		/* where each id or time's value starts */
+	uint32		span_id;
+	uint32		parent_id;
+	uint32		start;
+	uint32		end;
+	uint32		c_off;			/* status and flags */
+	uint32		c_len;
+} SpanLayout;
+
+/*
+ * Write the Span message body sized by pb_span_size().  The fields go in an
+ * order of their own (protobuf readers take any): first those that repeat
+ * from one span of a kind to the next (name, kind, attributes), then the
+ * ids and times, which are new or repeat another span's, then the status.
+ * When lay is not NULL, base is the start of the body and *lay says where
+ * the parts went.
+ */
 static char *
-pb_put_span(char *p, const OtelSpanView *v, bool clean)
+pb_put_span(char *p, const OtelSpanView *v, bool clean, const char *base,
+			SpanLayout *lay)
 {
 	bool		scratch = false;
 	bool	   *dirty = clean ? NULL : &scratch;
 	Size		n;
+	char	   *a = p;
 
-	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
-	*p++ = (char) sizeof(v->h.trace_id);
-	memcpy(p, v->h.trace_id, sizeof(v->h.trace_id));
-	p += sizeof(v->h.trace_id);
-	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
-	*p++ = (char) sizeof(v->h.span_id);
-	memcpy(p, v->h.span_id, sizeof(v->h.span_id));
-	p += sizeof(v->h.span_id);
-	if (v->h.tracestate_len > 0)
-	{
-		n = pb_strlen(v->tracestate, v->h.tracestate_len, dirty);
-		*p++ = TAG_LEN(F_SPAN_TRACE_STATE);
-		p = put_varint(p, n);
-		p = pb_putstr(p, v->tracestate, v->h.tracestate_len, n, clean);
-	}
-	if (!id_is_zero(v->h.parent_span_id))
-	{
-		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
-		*p++ = (char) sizeof(v->h.parent_span_id);
-		memcpy(p, v->h.parent_span_id, sizeof(v->h.parent_span_id));
-		p += sizeof(v->h.parent_span_id);
-	}
 	if (v->h.name_len > 0)
 	{
 		n = pb_strlen(v->name, v->h.name_len, dirty);
@@ -855,18 +860,58 @@ pb_put_span(char *p, const OtelSpanView *v, bool clean)
 		*p++ = TAG_VARINT(F_SPAN_KIND);
 		p = put_varint(p, v->h.kind);
 	}
+	if (v->h.tracestate_len > 0)
+	{
+		n = pb_strlen(v->tracestate, v->h.tracestate_len, dirty);
+		*p++ = TAG_LEN(F_SPAN_TRACE_STATE);
+		p = put_varint(p, n);
+		p = pb_putstr(p, v->tracestate, v->h.tracestate_len, n, clean);
+	}
+	p = pb_put_kvlist(p, TAG_LEN(F_SPAN_ATTRIBUTES), v->attrs, v->h.attrs_len,
+					  0, clean);
+	if (lay)
+	{
+		memset(lay, 0, sizeof(*lay));
+		lay->a_off = (uint32) (a - base);
+		lay->a_len = (uint32) (p - a);
+		lay->trace_id = (uint32) (p + 2 - base);
+	}
+
+	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
+	*p++ = (char) sizeof(v->h.trace_id);
+	memcpy(p, v->h.trace_id, sizeof(v->h.trace_id));
+	p += sizeof(v->h.trace_id);
+	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
+	*p++ = (char) sizeof(v->h.span_id);
+	if (lay)
+		lay->span_id = (uint32) (p - base);
+	memcpy(p, v->h.span_id, sizeof(v->h.span_id));
+	p += sizeof(v->h.span_id);
+	if (!id_is_zero(v->h.parent_span_id))
+	{
+		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
+		*p++ = (char) sizeof(v->h.parent_span_id);
+		if (lay)
+			lay->parent_id = (uint32) (p - base);
+		memcpy(p, v->h.parent_span_id, sizeof(v->h.parent_span_id));
+		p += sizeof(v->h.parent_span_id);
+	}
 	if (v->h.start_ns != 0)
 	{
 		*p++ = TAG_I64(F_SPAN_START);
+		if (lay)
+			lay->start = (uint32) (p - base);
 		p = otel_pb_put_fixed64(p, (uint64) v->h.start_ns);
 	}
 	if (v->h.end_ns != 0)
 	{
 		*p++ = TAG_I64(F_SPAN_END);
+		if (lay)
+			lay->end = (uint32) (p - base);
 		p = otel_pb_put_fixed64(p, (uint64) v->h.end_ns);
 	}
-	p = pb_put_kvlist(p, TAG_LEN(F_SPAN_ATTRIBUTES), v->attrs, v->h.attrs_len,
-					  0, clean);
+
+	a = p;
 	if (pb_has_status(v))
 	{
 		*p++ = TAG_LEN(F_SPAN_STATUS);
@@ -888,6 +933,11 @@ pb_put_span(char *p, const OtelSpanView *v, bool clean)
 	{
 		p = otel_pb_put_tag(p, F_SPAN_FLAGS, OTEL_PB_WT_I32);
 		p = otel_pb_put_fixed32(p, v->h.flags);
+	}
+	if (lay)
+	{
+		lay->c_off = (uint32) (a - base);
+		lay->c_len = (uint32) (p - a);
 	}
 	return p;
 }
@@ -982,6 +1032,80 @@ span_key(const OtelSpanView *v)
 	return h;
 }
 
+#define SPAN_KEY_BITS	10		/* span kinds remembered, direct-mapped */
+#define SPAN_PIECES_MAX	7
+
+static inline bool
+same8(const char *body, uint32 a, uint32 b)
+{
+	return a != 0 && b != 0 && memcmp(body + a, body + b, 8) == 0;
+}
+
+static inline OtelGzipSeg *
+add_piece(OtelGzipSeg *sg, uint32 off, uint32 len, uint32 ref)
+{
+	sg->off = off;
+	sg->len = len;
+	sg->ref = ref;
+	sg->ref_len = len;
+	return sg + 1;
+}
+
+/*
+ * The gzip pieces of span lays[k] (gzip_delta.h), into sg: its first part
+ * and its status against those of ref, the previous span of its kind (NULL:
+ * none); each id or time that equals one of the two spans before it against
+ * that one: a statement's spans share a trace id, the statement span's id is
+ * its children's parent, it starts with its planning and ends with its
+ * execution.  Returns the number of pieces, at most SPAN_PIECES_MAX.
+ */
+static int
+span_pieces(const char *body, const SpanLayout *lays, int k,
+			const SpanLayout *ref, OtelGzipSeg *sg)
+{
+	const SpanLayout *l = &lays[k];
+	const SpanLayout *p1 = k > 0 ? &lays[k - 1] : NULL;
+	const SpanLayout *p2 = k > 1 ? &lays[k - 2] : NULL;
+	OtelGzipSeg *s0 = sg;
+
+	if (ref)
+	{
+		sg->off = l->a_off;
+		sg->len = l->a_len;
+		sg->ref = ref->a_off;
+		sg->ref_len = ref->a_len;
+		sg++;
+	}
+	if (p1)
+	{
+		/* with its tag and length: the fields are the same */
+		if (memcmp(body + l->trace_id, body + p1->trace_id, 16) == 0)
+			sg = add_piece(sg, l->trace_id - 2, 18, p1->trace_id - 2);
+		if (same8(body, l->span_id, p1->parent_id))
+			sg = add_piece(sg, l->span_id, 8, p1->parent_id);
+		if (same8(body, l->parent_id, p1->parent_id))
+			sg = add_piece(sg, l->parent_id - 2, 10, p1->parent_id - 2);
+		else if (same8(body, l->parent_id, p1->span_id))
+			sg = add_piece(sg, l->parent_id, 8, p1->span_id);
+		if (same8(body, l->start, p1->start))
+			sg = add_piece(sg, l->start - 1, 9, p1->start - 1);
+		else if (p2 && same8(body, l->start, p2->start))
+			sg = add_piece(sg, l->start - 1, 9, p2->start - 1);
+		if (same8(body, l->end, p1->end))
+			sg = add_piece(sg, l->end - 1, 9, p1->end - 1);
+	}
+	if (ref && l->c_len > 0 && ref->c_len > 0)
+	{
+		sg->off = l->c_off;
+		sg->len = l->c_len;
+		sg->ref = ref->c_off;
+		sg->ref_len = ref->c_len;
+		sg++;
+	}
+	Assert(sg - s0 <= SPAN_PIECES_MAX);
+	return (int) (sg - s0);
+}
+
 void
 otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 					  int *nbad, OtelGzipSeg **segs, int *nsegs)
@@ -998,6 +1122,9 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 	Size		total;
 	char	   *p;
 	char	   *start;
+	SpanLayout *lays = NULL;
+	int			nlays = 0;
+	int			last_of_key[1 << SPAN_KEY_BITS];
 
 	if (nbad)
 		*nbad = 0;
@@ -1063,7 +1190,11 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 	memcpy(p, scope, scope_len);
 	p += scope_len;
 	if (segs)
-		*segs = palloc(sizeof(OtelGzipSeg) * nspans);
+	{
+		*segs = palloc(sizeof(OtelGzipSeg) * nspans * SPAN_PIECES_MAX);
+		lays = palloc(sizeof(SpanLayout) * nspans);
+		memset(last_of_key, -1, sizeof(last_of_key));
+	}
 
 	/* pass 2: write the spans */
 	for (int i = 0; i < n; i++)
@@ -1077,15 +1208,26 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 			elog(ERROR, "span record changed while being encoded");
 		*p++ = TAG_LEN(F_SS_SPANS);
 		p = put_varint(p, sizes[i].size);
-		p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN);
 		if (segs)
 		{
-			OtelGzipSeg *sg = &(*segs)[(*nsegs)++];
+			SpanLayout *lay = &lays[nlays];
+			uint32		slot;
 
-			sg->off = (uint32) (span_start - out->data);
-			sg->len = (uint32) (p - span_start);
-			sg->key = span_key(&v);
+			p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN, out->data, lay);
+			/* the span's tag and length go with its first part */
+			lay->a_len += lay->a_off - (uint32) (span_start - out->data);
+			lay->a_off = (uint32) (span_start - out->data);
+			lay->key = span_key(&v);
+			slot = (lay->key * 0x9E3779B1U) >> (32 - SPAN_KEY_BITS);
+			*nsegs += span_pieces(out->data, lays, nlays,
+								  last_of_key[slot] >= 0 &&
+								  lays[last_of_key[slot]].key == lay->key ?
+								  &lays[last_of_key[slot]] : NULL,
+								  *segs + *nsegs);
+			last_of_key[slot] = nlays++;
 		}
+		else
+			p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN, NULL, NULL);
 	}
 
 	if ((Size) (p - start) != total)
@@ -1093,6 +1235,8 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 			 (Size) (p - start), total);
 	otel_pb_commit(out, p);
 	pfree(sizes);
+	if (lays)
+		pfree(lays);
 }
 
 /* ---- JSON ---- */

@@ -46,8 +46,10 @@ extern char *otel_pb_put_span_kv_ascii(char *p, const char *key, int key_len,
 
 /*
  * Append an ExportTraceServiceRequest for the spans to out.  When segs is
- * not NULL, *segs is set to a palloc'd array with where each span lies in
- * out (keyed by name and kind, for gzip_delta.h) and *nsegs to its length.
+ * not NULL, *segs is set to a palloc'd array of gzip pieces (gzip_delta.h):
+ * each span's name, kind and attributes, and its status, against those of
+ * the previous span of its name and kind; each id or time that repeats one
+ * of the two spans before it against that one.  *nsegs is its length.
  */
 extern void otel_encode_traces_pb(const OtelRecordRef *refs, int n,
 								  StringInfo out, int *nbad,

@@ -6,18 +6,18 @@
  * A general DEFLATE compressor hashes every input position to find earlier
  * occurrences of the bytes that follow; at one span in three bytes of new
  * information per hundred that is where an export spends most of its time.
- * Here the encoder already knows which earlier record a record resembles
- * (the previous one with the same key: same span name and kind), so the two
- * are walked side by side, eight bytes at a time:
+ * Here the encoder already knows which earlier bytes each piece of a record
+ * resembles (the same field of the previous span of its kind, an id or a
+ * time the span before it carried), so the two are walked side by side,
+ * eight bytes at a time:
  *
- *	- bytes equal to the reference at the current alignment become one
- *	  back-reference (length up to 258, distance up to 32 KiB);
- *	- the first bytes of a record are also compared with the record just
- *	  before it, which carries the same trace id when both belong to one
- *	  statement;
- *	- other bytes are literals.  After a few literals in a row the walk tries
- *	  to realign with the reference a few bytes either way, for a varint that
- *	  grew or shrank shifts everything after it.
+ *	- a piece equal to its reference is one back-reference (length up to
+ *	  258, distance up to 32 KiB, repeated for longer pieces);
+ *	- otherwise bytes equal to the reference at the current alignment become
+ *	  back-references, and other bytes literals.  After a few literals in a
+ *	  row the walk tries to realign with the reference a few bytes either
+ *	  way, for a varint that grew or shrank shifts everything after it;
+ *	- bytes outside every piece are literals.
  *
  * The result is one final fixed-Huffman block (RFC 1951 3.2.6) in a gzip
  * member (RFC 1952) with the CRC-32 of the body: about twice the bytes of
@@ -41,8 +41,6 @@
 #define WINDOW			32768	/* DEFLATE's largest distance */
 #define MIN_MATCH		4		/* shorter ones cost as much as literals */
 #define MAX_MATCH		258
-#define HEAD_BYTES		64		/* compared with the previous record too */
-#define KEY_SLOTS		1024	/* keys remembered, direct-mapped */
 
 /* fixed-Huffman codes, bit-reversed for LSB-first output */
 typedef struct Code
@@ -52,6 +50,7 @@ typedef struct Code
 } Code;
 
 static Code lit_code[256];
+static uint32 lit_packed[256];	/* bits | nbits << 16 */
 static Code len_code[MAX_MATCH + 1];	/* symbol and extra bits, by length */
 static uint8 dist_sym_small[257];	/* distance symbol for distances 1..256 */
 static uint8 dist_sym_large[256];	/* for 257..32768, by (d - 1) >> 7 */
@@ -105,7 +104,10 @@ build_tables(void)
 	int			d;
 
 	for (int s = 0; s < 256; s++)
+	{
 		lit_code[s] = fixed_litlen(s);
+		lit_packed[s] = lit_code[s].bits | (lit_code[s].nbits << 16);
+	}
 
 	for (int i = 0; i < 29; i++)
 	{
@@ -193,16 +195,12 @@ flush_bits(BitWriter *w)
 	w->buf = 0;
 }
 
-static pg_attribute_always_inline void
-put_literal(BitWriter *w, uint8 c)
-{
-	put_bits(w, lit_code[c].bits, lit_code[c].nbits);
-}
-
 /*
- * The writers below work on local copies of the BitWriter: a store through
- * w->p (bytes) could alias *w, which would make every field a memory
- * round trip.
+ * The coders below keep the bit writer in local variables (a store through
+ * the output pointer could alias a BitWriter in memory, which would make
+ * every field a memory round trip): BW_LOAD at the start, BW_SAVE at the
+ * end, and the BW_* writers in between.  Every coder is entered and left
+ * with fewer than 32 bits waiting.
  */
 #define BW_LOAD(w)	uint8 *bw_p = (w)->p; uint64 bw_buf = (w)->buf; int bw_n = (w)->n
 #define BW_SAVE(w)	((w)->p = bw_p, (w)->buf = bw_buf, (w)->n = bw_n)
@@ -221,59 +219,77 @@ put_literal(BitWriter *w, uint8 c)
 #define BW_BSWAP(v) ((void) 0)
 #endif
 
+/* one literal: its code is at most 9 bits */
+#define BW_LIT(c) \
+	do { \
+		uint32		e_ = lit_packed[(c)]; \
+		bw_buf |= (uint64) (e_ & 0xFFFF) << bw_n; \
+		bw_n += e_ >> 16; \
+	} while (0)
+
 /*
- * Literals, flushing whole bytes once 48 bits wait: a code has at most 9
- * bits.  Every writer is entered and left with fewer than 32 bits waiting.
+ * n literals.  Whole bytes are flushed once 46 bits wait, checked every
+ * second literal: two codes add at most 18 bits.
  */
+#define BW_LITERALS(s, n) \
+	do { \
+		const uint8 *s_ = (s); \
+		const uint8 *e_ = s_ + (n); \
+		while (s_ + 2 <= e_) \
+		{ \
+			BW_LIT(s_[0]); \
+			BW_LIT(s_[1]); \
+			s_ += 2; \
+			if (bw_n >= 46) \
+				BW_FLUSH(); \
+		} \
+		if (s_ < e_) \
+			BW_LIT(s_[0]); \
+		if (bw_n >= 32) \
+			BW_FLUSH(); \
+	} while (0)
+
+/*
+ * A run of len >= MIN_MATCH equal bytes as back-references of at most 258
+ * bytes, with dcode/dbits the distance's code and extra bits (dist_code()).
+ * One reference is at most 31 bits (length code 8 + 5 extra, distance code
+ * 5 + 13 extra).
+ */
+#define BW_RUN(len, dcode, dbits) \
+	do { \
+		uint32		len_ = (len); \
+		while (len_ > 0) \
+		{ \
+			uint32		l_ = Min(len_, MAX_MATCH); \
+			/* never leave a tail too short to be a match */ \
+			if (unlikely(len_ - l_ > 0 && len_ - l_ < 3)) \
+				l_ = len_ - 3; \
+			bw_buf |= (uint64) len_code[l_].bits << bw_n; \
+			bw_n += len_code[l_].nbits; \
+			bw_buf |= (dcode) << bw_n; \
+			bw_n += (dbits); \
+			if (bw_n >= 32) \
+				BW_FLUSH(); \
+			len_ -= l_; \
+		} \
+	} while (0)
+
+/* The code of distance dist (1..32768), extra bits included, and its length. */
+static pg_attribute_always_inline uint64
+dist_code(uint32 dist, int *nbits)
+{
+	int			s = (dist <= 256) ? dist_sym_small[dist] : dist_sym_large[(dist - 1) >> 7];
+
+	*nbits = 5 + dist_extra[s];
+	return dist_sym_code[s].bits | ((uint64) (dist - dist_base[s]) << 5);
+}
+
+/* Literals outside the coders' loops (envelopes, tails). */
 static void
 put_literals(BitWriter *w, const uint8 *s, Size n)
 {
 	BW_LOAD(w);
-
-	for (Size i = 0; i < n; i++)
-	{
-		const Code *c = &lit_code[s[i]];
-
-		bw_buf |= (uint64) c->bits << bw_n;
-		bw_n += c->nbits;
-		if (bw_n >= 48)
-			BW_FLUSH();
-	}
-	/* leave fewer than 32, as every writer expects */
-	if (bw_n >= 32)
-		BW_FLUSH();
-	BW_SAVE(w);
-}
-
-/*
- * A run of len >= MIN_MATCH equal bytes, dist back (1 <= dist <= 32768), as
- * back-references of at most 258 bytes.  One reference is at most 31 bits
- * (length code 8 + 5 extra, distance code 5 + 13 extra).
- */
-static void
-put_run(BitWriter *w, uint32 len, uint32 dist)
-{
-	int			s = (dist <= 256) ? dist_sym_small[dist] : dist_sym_large[(dist - 1) >> 7];
-	uint64		dcode = dist_sym_code[s].bits | ((uint64) (dist - dist_base[s]) << 5);
-	int			dbits = 5 + dist_extra[s];
-
-	BW_LOAD(w);
-
-	while (len > 0)
-	{
-		uint32		l = Min(len, MAX_MATCH);
-
-		/* never leave a tail too short to be a match */
-		if (len - l > 0 && len - l < 3)
-			l = len - 3;
-		bw_buf |= (uint64) len_code[l].bits << bw_n;
-		bw_n += len_code[l].nbits;
-		bw_buf |= dcode << bw_n;
-		bw_n += dbits;
-		if (bw_n >= 32)
-			BW_FLUSH();
-		len -= l;
-	}
+	BW_LITERALS(s, n);
 	BW_SAVE(w);
 }
 
@@ -329,12 +345,6 @@ common_len(const uint8 *a, const uint8 *b, uint32 max)
 	return n;
 }
 
-static inline uint32
-key_slot(uint32 key)
-{
-	return (key * 0x9E3779B1U) >> 22;	/* 10 bits: KEY_SLOTS */
-}
-
 static pg_attribute_always_inline uint64
 load64(const uint8 *p)
 {
@@ -352,48 +362,40 @@ load64(const uint8 *p)
 #define LAST_DIFF(x)	(pg_leftmost_one_pos64(x) >> 3)
 
 /*
- * Code segment cur of the body, with ref (-1: none) the previous segment
- * with its key and prev (-1: none) the segment just before it.
+ * Code the piece s[0..len) against its reference r[0..rlen), which ends
+ * before s starts and is at most WINDOW bytes back from s's end.
  *
- * The walk goes eight bytes at a time.  A window that starts with at least
- * MIN_MATCH bytes equal to the reference (or, near the start, to the previous
- * record) becomes a back-reference extended as far as the bytes agree;
- * otherwise the bytes up to the last one that differs in the window become
- * literals.  Deciding per window rather than per byte keeps the branches
- * predictable, which is what this costs on a changed id or timestamp.
+ * A piece equal to its reference is one run.  Otherwise the walk goes eight
+ * bytes at a time: a window that starts with at least MIN_MATCH bytes equal
+ * to the reference becomes a back-reference extended as far as the bytes
+ * agree; otherwise the bytes up to the last one that differs in the window
+ * become literals.  Deciding per window rather than per byte keeps the
+ * branches predictable, which is what this costs on a changed value.
  */
 static void
-code_segment(BitWriter *w, const uint8 *in, const OtelGzipSeg *segs,
-			 int cur, int ref, int prev)
+code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen)
 {
-	const uint8 *s = in + segs[cur].off;
-	uint32		len = segs[cur].len;
-	const uint8 *r = NULL;
-	uint32		rlen = 0;
-	const uint8 *q = NULL;
-	uint32		qlen = 0;
 	uint32		i = 0;
 	uint32		j = 0;
 	uint32		lits = 0;
+	uint32		last_dist = (uint32) (s - r);	/* the distance coded below */
+	int			dbits;
+	uint64		dcode = dist_code(last_dist, &dbits);
 
-	/* a reference farther back than the window is no use */
-	if (ref >= 0 && segs[cur].off + len - segs[ref].off <= WINDOW)
+	BW_LOAD(w);
+
+	if (len == rlen && len >= MIN_MATCH && memcmp(s, r, len) == 0)
 	{
-		r = in + segs[ref].off;
-		rlen = segs[ref].len;
-	}
-	if (prev >= 0 && prev != ref && segs[cur].off + HEAD_BYTES - segs[prev].off <= WINDOW)
-	{
-		q = in + segs[prev].off;
-		qlen = Min(segs[prev].len, HEAD_BYTES);
+		BW_RUN(len, dcode, dbits);
+		BW_SAVE(w);
+		return;
 	}
 
 	while (i + 8 <= len)
 	{
 		uint64		v = load64(s + i);
-		uint32		lead = 0;	/* equal leading bytes, best reference */
+		uint32		lead = 0;	/* equal leading bytes */
 		uint32		upto = 7;	/* last differing byte of the window */
-		const uint8 *from = NULL;
 
 		if (j + 8 <= rlen)
 		{
@@ -406,20 +408,6 @@ code_segment(BitWriter *w, const uint8 *in, const OtelGzipSeg *segs,
 				lead = FIRST_DIFF(x);
 				upto = LAST_DIFF(x);
 			}
-			from = r + j;
-		}
-		if (lead < MIN_MATCH && i + 8 <= qlen)
-		{
-			uint64		x = v ^ load64(q + i);
-			uint32		ql = x ? FIRST_DIFF(x) : 8;
-
-			if (ql >= MIN_MATCH)
-			{
-				lead = ql;
-				from = q + i;
-			}
-			else if (LAST_DIFF(x) < upto)
-				upto = LAST_DIFF(x);
 		}
 
 		if (lead >= MIN_MATCH)
@@ -427,16 +415,13 @@ code_segment(BitWriter *w, const uint8 *in, const OtelGzipSeg *segs,
 			uint32		k = lead;
 
 			if (lead == 8)
+				k += common_len(s + i + 8, r + j + 8, Min(len - i, rlen - j) - 8);
+			if ((uint32) ((s + i) - (r + j)) != last_dist)
 			{
-				uint32		room = len - i - 8;
-
-				if (from == r + j)
-					room = Min(room, rlen - j - 8);
-				else
-					room = Min(room, qlen - i - 8);
-				k += common_len(s + i + 8, from + 8, room);
+				last_dist = (uint32) ((s + i) - (r + j));
+				dcode = dist_code(last_dist, &dbits);
 			}
-			put_run(w, k, (uint32) ((s + i) - from));
+			BW_RUN(k, dcode, dbits);
 			i += k;
 			j += k;
 			lits = 0;
@@ -444,19 +429,20 @@ code_segment(BitWriter *w, const uint8 *in, const OtelGzipSeg *segs,
 		}
 
 		/* bytes 0..upto differ somewhere: literals */
-		put_literals(w, s + i, upto + 1);
+		BW_LITERALS(s + i, upto + 1);
 		i += upto + 1;
 		j += upto + 1;
 		lits += upto + 1;
 
 		/*
 		 * A varint of another size shifts the rest: after a longer run of
-		 * literals than a changed value makes (more than one 8-byte id or
-		 * timestamp: searching after each of those would cost more than it
-		 * ever finds), look for the next eight bytes a little before or
-		 * after where they would be.
+		 * literals than a changed value makes (more than one 8-byte value:
+		 * searching after each of those would cost more than it ever
+		 * finds), look for the next eight bytes a little before or after
+		 * where they would be.  j stays at most 4 past i, so the reference
+		 * stays behind the bytes being coded.
 		 */
-		if (lits >= 12 && r != NULL && i + 8 <= len && j >= 4 && j + 12 <= rlen)
+		if (lits >= 12 && i + 8 <= len && j >= 4 && j + 12 <= rlen)
 		{
 			static const int shifts[] = {1, -1, 2, -2, 3, -3, 4, -4};
 			uint64		want = load64(s + i);
@@ -482,23 +468,36 @@ code_segment(BitWriter *w, const uint8 *in, const OtelGzipSeg *segs,
 
 		if (k >= MIN_MATCH)
 		{
-			put_run(w, k, (uint32) ((s + i) - (r + j)));
+			if ((uint32) ((s + i) - (r + j)) != last_dist)
+			{
+				last_dist = (uint32) ((s + i) - (r + j));
+				dcode = dist_code(last_dist, &dbits);
+			}
+			BW_RUN(k, dcode, dbits);
 			i += k;
 			j += k;
 			continue;
 		}
-		put_literal(w, s[i]);
+		BW_LIT(s[i]);
+		if (bw_n >= 32)
+			BW_FLUSH();
 		i++;
 		j++;
 	}
+	BW_SAVE(w);
+}
+
+/* a piece whose reference can be used: within the window */
+static inline bool
+piece_usable(const OtelGzipSeg *sg)
+{
+	return sg->ref_len > 0 && (Size) sg->off + sg->len - sg->ref <= WINDOW;
 }
 
 bool
 otel_gzip_delta(const char *in, Size len, const OtelGzipSeg *segs, int nsegs,
 				StringInfo out)
 {
-	int			last_of_key[KEY_SLOTS];
-	uint32		key_of_slot[KEY_SLOTS];
 	Size		covered = 0;
 	Size		bound;
 	Size		pos;
@@ -511,21 +510,17 @@ otel_gzip_delta(const char *in, Size len, const OtelGzipSeg *segs, int nsegs,
 	if (!tables_ready)
 		build_tables();
 
-	/* worth it?  count the bytes that will have a reference */
-	memset(last_of_key, -1, sizeof(last_of_key));
+	/* worth it?  count the bytes that have a reference */
 	for (int i = 0; i < nsegs; i++)
 	{
-		uint32		slot = key_slot(segs[i].key);
-		int			ref = last_of_key[slot];
+		const OtelGzipSeg *sg = &segs[i];
 
-		if (segs[i].off + (Size) segs[i].len > len ||
-			(i > 0 && segs[i].off < segs[i - 1].off + segs[i - 1].len))
+		if (sg->off + (Size) sg->len > len ||
+			(i > 0 && sg->off < segs[i - 1].off + segs[i - 1].len) ||
+			(Size) sg->ref + sg->ref_len > sg->off)
 			return false;		/* the caller's bug; compress it another way */
-		if (ref >= 0 && key_of_slot[slot] == segs[i].key &&
-			segs[i].off + segs[i].len - segs[ref].off <= WINDOW)
-			covered += segs[i].len;
-		last_of_key[slot] = i;
-		key_of_slot[slot] = segs[i].key;
+		if (piece_usable(sg))
+			covered += sg->len;
 	}
 	if (covered < len / 2)
 		return false;
@@ -533,7 +528,7 @@ otel_gzip_delta(const char *in, Size len, const OtelGzipSeg *segs, int nsegs,
 	/*
 	 * Worst case: every byte a 9-bit literal, plus the gzip header (10) and
 	 * trailer (8), the block header and end code, and the bit writer's
-	 * 4-byte stores.
+	 * 8-byte stores.
 	 */
 	bound = len + len / 8 + 64;
 	if (bound >= MaxAllocSize - (Size) out->len)
@@ -548,20 +543,17 @@ otel_gzip_delta(const char *in, Size len, const OtelGzipSeg *segs, int nsegs,
 	w.n = 0;
 	put_bits(&w, 1 | (1 << 1), 3);	/* BFINAL, BTYPE=01 fixed Huffman */
 
-	memset(last_of_key, -1, sizeof(last_of_key));
 	pos = 0;
 	for (int i = 0; i < nsegs; i++)
 	{
-		uint32		slot = key_slot(segs[i].key);
-		int			ref = last_of_key[slot];
+		const OtelGzipSeg *sg = &segs[i];
 
-		if (ref >= 0 && key_of_slot[slot] != segs[i].key)
-			ref = -1;
-		put_literals(&w, (const uint8 *) in + pos, segs[i].off - pos);
-		code_segment(&w, (const uint8 *) in, segs, i, ref, i - 1);
-		pos = segs[i].off + segs[i].len;
-		last_of_key[slot] = i;
-		key_of_slot[slot] = segs[i].key;
+		if (!piece_usable(sg))
+			continue;			/* its bytes go out as literals */
+		put_literals(&w, (const uint8 *) in + pos, sg->off - pos);
+		code_piece(&w, (const uint8 *) in + sg->off, sg->len,
+				   (const uint8 *) in + sg->ref, sg->ref_len);
+		pos = sg->off + sg->len;
 	}
 	put_literals(&w, (const uint8 *) in + pos, len - pos);
 	put_bits(&w, 0, 7);			/* end of block: symbol 256 is seven zeros */

@@ -4,13 +4,13 @@
  *		same statements), at a fraction of a general compressor's cost.
  *		Pure code, no state; owns nothing but the fixed Huffman tables.
  *
- *		The caller (an encoder) says where each record lies in the body and
- *		gives it a key: records with equal keys are expected to share most of
- *		their bytes.  Each record is coded as back-references into the
- *		previous record with its key (and the record just before it) for the
- *		bytes they share, literals for the rest, in one fixed-Huffman DEFLATE
- *		block inside a gzip member, so any gzip decoder reads it.  Nothing is
- *		hashed or searched beyond that.
+ *		The caller (an encoder) knows which earlier bytes each part of a
+ *		record resembles (the same field of the previous record of its kind,
+ *		an id the record before it carried) and says so with pieces: each
+ *		piece names its reference, and is coded as back-references into it for
+ *		the bytes they share and literals for the rest, in one fixed-Huffman
+ *		DEFLATE block inside a gzip member, so any gzip decoder reads it.
+ *		Nothing is hashed or searched beyond that.
  *
  *		Returns false, leaving out as it was, when too little of the body is
  *		covered by such references for this to pay off: the caller then uses a
@@ -24,14 +24,17 @@
 
 typedef struct OtelGzipSeg
 {
-	uint32		off;			/* where the record starts in the body */
+	uint32		off;			/* where the piece starts in the body */
 	uint32		len;			/* its length */
-	uint32		key;			/* records with equal keys look alike */
+	uint32		ref;			/* where the bytes it resembles start */
+	uint32		ref_len;		/* and their length */
 } OtelGzipSeg;
 
 /*
- * segs must be in body order and must not overlap; bytes of the body outside
- * every segment (an envelope) are coded as literals.
+ * segs must be in body order and must not overlap, and each reference must
+ * end before its piece starts (ref + ref_len <= off); a reference more than
+ * 32 KiB back is not used.  Bytes outside every piece (envelopes, fields
+ * that resemble nothing) are coded as literals.
  */
 extern bool otel_gzip_delta(const char *in, Size len,
 							const OtelGzipSeg *segs, int nsegs,

@@ -11,7 +11,11 @@
  * changed in place, varints that grew or shrank (bytes inserted or removed),
  * wholly random records, keys shared by unlike records, envelope bytes
  * between records, references beyond the 32 KiB window, and bodies where too
- * little repeats (which must be declined).
+ * little repeats (which must be declined).  Each record is one piece against
+ * the previous record of its key, or is cut into pieces against the same
+ * stretches of that record (as the encoder cuts a span into its parts), some
+ * left without a reference; ids copied from the record before become pieces
+ * of their own, sometimes overlapping what a piece shares.
  */
 #include "postgres.h"
 
@@ -82,6 +86,12 @@ main(int argc, char **argv)
 		Size		len = 0;
 		OtelGzipSeg *segs;
 		int			ns = 0;
+		int			maxsegs;
+		uint32		last_off[MAX_KEYS];
+		uint32		last_len[MAX_KEYS];
+		uint32		prev_off,
+					prev_len;
+		uint32		key;
 		StringInfoData out;
 
 		for (int k = 0; k < nkeys; k++)
@@ -100,7 +110,11 @@ main(int argc, char **argv)
 		}
 		cap += (Size) nsegs * (8 + 1300 + 64) + 70000 * 4 + 4096;
 		body = malloc(cap);
-		segs = malloc(sizeof(OtelGzipSeg) * nsegs);
+		maxsegs = nsegs * 8 + 8;
+		segs = malloc(sizeof(OtelGzipSeg) * maxsegs);
+		for (int k = 0; k < MAX_KEYS; k++)
+			last_off[k] = UINT32_MAX;
+		prev_off = prev_len = 0;
 
 		/* an envelope before the records */
 		{
@@ -124,7 +138,8 @@ main(int argc, char **argv)
 					for (int m = rnd(6); m > 0 && n > 0; m--)
 					{
 						uint32		at = rnd(n);
-						uint32		w = Min(n - at, 1 + rnd(16));
+						uint32		want = 1 + rnd(16);
+						uint32		w = Min(n - at, want);
 
 						fill_random(p + at, w);
 					}
@@ -156,11 +171,71 @@ main(int argc, char **argv)
 					fill_random(p, n);
 					break;
 			}
-			segs[ns].off = (uint32) len;
-			segs[ns].len = n;
 			/* sometimes a key shared by unlike records */
-			segs[ns].key = rnd(50) == 0 ? (uint32) rnd(3) : (uint32) k * 2654435761U;
-			ns++;
+			key = rnd(50) == 0 ? (uint32) rnd(3) : (uint32) k;
+			if (key < MAX_KEYS && last_off[key] != UINT32_MAX && rnd(20) != 0)
+			{
+				uint32		r_off = last_off[key];
+				uint32		r_len = last_len[key];
+
+				if (rnd(2) == 0 || n < 16)
+				{
+					/* the record against its predecessor */
+					segs[ns].off = (uint32) len;
+					segs[ns].len = n;
+					segs[ns].ref = r_off;
+					segs[ns].ref_len = r_len;
+					ns++;
+				}
+				else
+				{
+					/* cut in pieces against the same stretches, a few left out */
+					uint32		at = 0;
+
+					while (at < n && ns < maxsegs - 2)
+					{
+						uint32		want = 1 + rnd(n / 2 + 1);
+						uint32		w = Min(n - at, want);
+
+						if (rnd(4) != 0 && at < r_len)
+						{
+							uint32		more = rnd(8);
+
+							segs[ns].off = (uint32) len + at;
+							segs[ns].len = w;
+							segs[ns].ref = r_off + at;
+							segs[ns].ref_len = Min(r_len - at, w + more);
+							ns++;
+						}
+						at += w;
+					}
+				}
+			}
+			/* an id the record before carried, copied as the encoder copies one */
+			if (prev_len >= 16 && n >= 24 && rnd(3) == 0 && ns < maxsegs - 1)
+			{
+				uint32		at = rnd(n - 16);
+				uint32		w = 8 + rnd(9);
+				uint32		from = prev_off + rnd(prev_len - w + 1);
+
+				memcpy(p + at, body + from, w);
+				/* a piece of its own, unless a piece already covers it */
+				if (ns == 0 || segs[ns - 1].off + segs[ns - 1].len <= len + at)
+				{
+					segs[ns].off = (uint32) len + at;
+					segs[ns].len = w;
+					segs[ns].ref = from;
+					segs[ns].ref_len = w;
+					ns++;
+				}
+			}
+			if (key < MAX_KEYS)
+			{
+				last_off[key] = (uint32) len;
+				last_len[key] = n;
+			}
+			prev_off = (uint32) len;
+			prev_len = n;
 			len += n;
 			/* envelope bytes between records, sometimes past the window */
 			if (rnd(20) == 0)
