@@ -1021,15 +1021,24 @@ typedef struct SpanSize
 #define SPAN_CLEAN	1
 #define SPAN_DIRTY	2
 
-/* Spans with equal keys share most of their bytes: same name, same kind. */
+/*
+ * Spans with equal keys share most of their bytes: same name, same kind.
+ * The key takes the name's length and its first and last eight bytes: two
+ * names that agree on those only compress less well.
+ */
 static inline uint32
 span_key(const OtelSpanView *v)
 {
-	uint32		h = 2166136261U ^ v->h.kind;
+	uint64		h = ((uint64) v->h.kind << 32) | v->h.name_len;
+	uint64		a = 0,
+				b = 0;
+	int			n = Min(v->h.name_len, 8);
 
-	for (int i = 0; i < v->h.name_len; i++)
-		h = (h ^ (uint8) v->name[i]) * 16777619U;
-	return h;
+	memcpy(&a, v->name, n);
+	memcpy(&b, v->name + v->h.name_len - n, n);
+	h ^= a * 0x9E3779B97F4A7C15ULL;
+	h ^= (b + h) * 0xC2B2AE3D27D4EB4FULL;
+	return (uint32) (h ^ (h >> 32));
 }
 
 #define SPAN_KEY_BITS	10		/* span kinds remembered, direct-mapped */

@@ -285,7 +285,7 @@ dist_code(uint32 dist, int *nbits)
 }
 
 /* Literals outside the coders' loops (envelopes, tails). */
-static void
+static pg_attribute_always_inline void
 put_literals(BitWriter *w, const uint8 *s, Size n)
 {
 	BW_LOAD(w);
@@ -372,7 +372,7 @@ load64(const uint8 *p)
  * become literals.  Deciding per window rather than per byte keeps the
  * branches predictable, which is what this costs on a changed value.
  */
-static void
+static pg_attribute_always_inline void
 code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen)
 {
 	uint32		i = 0;
