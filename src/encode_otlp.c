@@ -1047,7 +1047,14 @@ span_key(const OtelSpanView *v)
 static inline bool
 same8(const char *body, uint32 a, uint32 b)
 {
-	return a != 0 && b != 0 && memcmp(body + a, body + b, 8) == 0;
+	uint64		x,
+				y;
+
+	if (a == 0 || b == 0)
+		return false;
+	memcpy(&x, body + a, 8);
+	memcpy(&y, body + b, 8);
+	return x == y;
 }
 
 static inline OtelGzipSeg *
@@ -1088,7 +1095,8 @@ span_pieces(const char *body, const SpanLayout *lays, int k,
 	if (p1)
 	{
 		/* with its tag and length: the fields are the same */
-		if (memcmp(body + l->trace_id, body + p1->trace_id, 16) == 0)
+		if (same8(body, l->trace_id, p1->trace_id) &&
+			same8(body, l->trace_id + 8, p1->trace_id + 8))
 			sg = add_piece(sg, l->trace_id - 2, 18, p1->trace_id - 2);
 		if (same8(body, l->span_id, p1->parent_id))
 			sg = add_piece(sg, l->span_id, 8, p1->parent_id);

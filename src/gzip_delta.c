@@ -357,6 +357,18 @@ load64(const uint8 *p)
 	return v;					/* byte k of p is bits 8k..8k+7 */
 }
 
+/* Whether a and b agree on their first n bytes, 8 <= n <= 24 (ids, times). */
+static pg_attribute_always_inline bool
+equal_8_to_24(const uint8 *a, const uint8 *b, uint32 n)
+{
+	uint64		x = load64(a) ^ load64(b);
+
+	x |= load64(a + n - 8) ^ load64(b + n - 8);
+	if (n > 16)
+		x |= load64(a + 8) ^ load64(b + 8);
+	return x == 0;
+}
+
 /* Index of the first, and of the last, differing byte of a nonzero xor. */
 #define FIRST_DIFF(x)	(pg_rightmost_one_pos64(x) >> 3)
 #define LAST_DIFF(x)	(pg_leftmost_one_pos64(x) >> 3)
@@ -384,7 +396,8 @@ code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen
 
 	BW_LOAD(w);
 
-	if (len == rlen && len >= MIN_MATCH && memcmp(s, r, len) == 0)
+	if (len == rlen && len >= MIN_MATCH &&
+		(len >= 8 && len <= 24 ? equal_8_to_24(s, r, len) : memcmp(s, r, len) == 0))
 	{
 		BW_RUN(len, dcode, dbits);
 		BW_SAVE(w);
