@@ -256,7 +256,7 @@ def callgrind_total(path):
     return 0
 
 
-def callgrind_runs(args, cl, configs, sink_url, extra, work):
+def callgrind_runs(args, cl, configs, sink_url, extra, work, libdir=None, installed_lib=None):
     """Instructions per transaction, which the machine's noise does not move:
     the server runs under callgrind (children traced), one client runs
     --callgrind N transactions of pgbench -S, and each process's count, less
@@ -276,6 +276,8 @@ def callgrind_runs(args, cl, configs, sink_url, extra, work):
     res = {}
     for cfg in configs:
         cl.set_variant(variant_conf(cfg, sink_url, extra))
+        if libdir and cfg != "none":
+            install_lib(variant_lib(cfg) or installed_lib, libdir)
         out = os.path.join(work, "cg-%s" % re.sub(r"[^A-Za-z0-9.]+", "_", cfg))
         os.makedirs(out)
         if os.geteuid() == 0:
@@ -401,15 +403,15 @@ def main():
         cl.stop()
 
         extra = "".join(l.strip() + "\n" for l in args.extra_conf.split(";") if l.strip())
-        if args.callgrind:
-            callgrind_runs(args, cl, configs, sink_url, extra, work)
-            return
         # builds compared in one run: keep the installed one to come back to
         if any(variant_lib(c) for c in configs):
             libdir = subprocess.run([os.path.join(args.pgbin, "pg_config"), "--pkglibdir"],
                                     capture_output=True, text=True, check=True).stdout.strip()
             installed_lib = os.path.join(work, "installed_otel_aliyun.so")
             shutil.copyfile(os.path.join(libdir, "otel_aliyun.so"), installed_lib)
+        if args.callgrind:
+            callgrind_runs(args, cl, configs, sink_url, extra, work, libdir, installed_lib)
+            return
         bench_args = ["-S", "-n", "-M", args.protocol, "-c", str(args.clients),
                       "-j", str(args.clients)]
         ext_created = False
