@@ -1058,12 +1058,12 @@ same8(const char *body, uint32 a, uint32 b)
 }
 
 static inline OtelGzipSeg *
-add_piece(OtelGzipSeg *sg, uint32 off, uint32 len, uint32 ref)
+add_piece(OtelGzipSeg *sg, uint32 off, uint32 len, uint32 ref, uint32 ref_len)
 {
 	sg->off = off;
 	sg->len = len;
 	sg->ref = ref;
-	sg->ref_len = len;
+	sg->ref_len = ref_len;
 	return sg + 1;
 }
 
@@ -1085,40 +1085,28 @@ span_pieces(const char *body, const SpanLayout *lays, int k,
 	OtelGzipSeg *s0 = sg;
 
 	if (ref)
-	{
-		sg->off = l->a_off;
-		sg->len = l->a_len;
-		sg->ref = ref->a_off;
-		sg->ref_len = ref->a_len;
-		sg++;
-	}
+		sg = add_piece(sg, l->a_off, l->a_len, ref->a_off, ref->a_len);
 	if (p1)
 	{
 		/* with its tag and length: the fields are the same */
 		if (same8(body, l->trace_id, p1->trace_id) &&
 			same8(body, l->trace_id + 8, p1->trace_id + 8))
-			sg = add_piece(sg, l->trace_id - 2, 18, p1->trace_id - 2);
+			sg = add_piece(sg, l->trace_id - 2, 18, p1->trace_id - 2, 18);
 		if (same8(body, l->span_id, p1->parent_id))
-			sg = add_piece(sg, l->span_id, 8, p1->parent_id);
+			sg = add_piece(sg, l->span_id, 8, p1->parent_id, 8);
 		if (same8(body, l->parent_id, p1->parent_id))
-			sg = add_piece(sg, l->parent_id - 2, 10, p1->parent_id - 2);
+			sg = add_piece(sg, l->parent_id - 2, 10, p1->parent_id - 2, 10);
 		else if (same8(body, l->parent_id, p1->span_id))
-			sg = add_piece(sg, l->parent_id, 8, p1->span_id);
+			sg = add_piece(sg, l->parent_id, 8, p1->span_id, 8);
 		if (same8(body, l->start, p1->start))
-			sg = add_piece(sg, l->start - 1, 9, p1->start - 1);
+			sg = add_piece(sg, l->start - 1, 9, p1->start - 1, 9);
 		else if (p2 && same8(body, l->start, p2->start))
-			sg = add_piece(sg, l->start - 1, 9, p2->start - 1);
+			sg = add_piece(sg, l->start - 1, 9, p2->start - 1, 9);
 		if (same8(body, l->end, p1->end))
-			sg = add_piece(sg, l->end - 1, 9, p1->end - 1);
+			sg = add_piece(sg, l->end - 1, 9, p1->end - 1, 9);
 	}
 	if (ref && l->c_len > 0 && ref->c_len > 0)
-	{
-		sg->off = l->c_off;
-		sg->len = l->c_len;
-		sg->ref = ref->c_off;
-		sg->ref_len = ref->c_len;
-		sg++;
-	}
+		sg = add_piece(sg, l->c_off, l->c_len, ref->c_off, ref->c_len);
 	Assert(sg - s0 <= SPAN_PIECES_MAX);
 	return (int) (sg - s0);
 }

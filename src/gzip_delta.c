@@ -396,6 +396,17 @@ code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen
 
 	BW_LOAD(w);
 
+	/* k bytes at s + i equal to r + j, coding the distance again if it moved */
+#define RUN_HERE(k) \
+	do { \
+		if ((uint32) ((s + i) - (r + j)) != last_dist) \
+		{ \
+			last_dist = (uint32) ((s + i) - (r + j)); \
+			dcode = dist_code(last_dist, &dbits); \
+		} \
+		BW_RUN((k), dcode, dbits); \
+	} while (0)
+
 	if (len == rlen && len >= MIN_MATCH &&
 		(len >= 8 && len <= 24 ? equal_8_to_24(s, r, len) : memcmp(s, r, len) == 0))
 	{
@@ -429,12 +440,7 @@ code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen
 
 			if (lead == 8)
 				k += common_len(s + i + 8, r + j + 8, Min(len - i, rlen - j) - 8);
-			if ((uint32) ((s + i) - (r + j)) != last_dist)
-			{
-				last_dist = (uint32) ((s + i) - (r + j));
-				dcode = dist_code(last_dist, &dbits);
-			}
-			BW_RUN(k, dcode, dbits);
+			RUN_HERE(k);
 			i += k;
 			j += k;
 			lits = 0;
@@ -452,8 +458,9 @@ code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen
 		 * literals than a changed value makes (more than one 8-byte value:
 		 * searching after each of those would cost more than it ever
 		 * finds), look for the next eight bytes a little before or after
-		 * where they would be.  j stays at most 4 past i, so the reference
-		 * stays behind the bytes being coded.
+		 * where they would be.  Whatever the shifts add up to, j stays in
+		 * the reference, which ends before the piece and starts at most
+		 * WINDOW bytes before its end, so every distance is in 1..WINDOW.
 		 */
 		if (lits >= 12 && i + 8 <= len && j >= 4 && j + 12 <= rlen)
 		{
@@ -481,12 +488,7 @@ code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen
 
 		if (k >= MIN_MATCH)
 		{
-			if ((uint32) ((s + i) - (r + j)) != last_dist)
-			{
-				last_dist = (uint32) ((s + i) - (r + j));
-				dcode = dist_code(last_dist, &dbits);
-			}
-			BW_RUN(k, dcode, dbits);
+			RUN_HERE(k);
 			i += k;
 			j += k;
 			continue;
@@ -498,6 +500,7 @@ code_piece(BitWriter *w, const uint8 *s, uint32 len, const uint8 *r, uint32 rlen
 		j++;
 	}
 	BW_SAVE(w);
+#undef RUN_HERE
 }
 
 /* a piece whose reference can be used: within the window */
