@@ -1010,16 +1010,25 @@ pb_scope_init(void)
 	scope_pb_len = p - scope_pb;
 }
 
+/* records already in OTLP form: at the end of this file */
+static inline bool span_otlp_body(const char *data, uint32 len, OtelSpanOtlpHeader *oh,
+						   const char **body, uint32 *body_len);
+static bool span_otlp_view(const char *data, uint32 len, OtelSpanView *v,
+						   char **attrs_copy);
+
 /* Per-record result of pass 1. */
 typedef struct SpanSize
 {
 	Size		size;			/* Span message body */
-	uint8		state;			/* SPAN_BAD, SPAN_CLEAN or SPAN_DIRTY */
+	uint8		state;			/* SPAN_BAD, SPAN_CLEAN, SPAN_DIRTY, SPAN_OTLP */
+	OtelSpanOtlpHeader oh;		/* SPAN_OTLP: the record's header */
+	const char *body;			/* and where the Span's body is */
 } SpanSize;
 
 #define SPAN_BAD	0
 #define SPAN_CLEAN	1
 #define SPAN_DIRTY	2
+#define SPAN_OTLP	3			/* the record's body is the Span */
 
 /*
  * Spans with equal keys share most of their bytes: same name, same kind.
@@ -1027,15 +1036,15 @@ typedef struct SpanSize
  * names that agree on those only compress less well.
  */
 static inline uint32
-span_key(const OtelSpanView *v)
+span_key(uint8 kind, const char *name, int name_len)
 {
-	uint64		h = ((uint64) v->h.kind << 32) | v->h.name_len;
+	uint64		h = ((uint64) kind << 32) | (uint32) name_len;
 	uint64		a = 0,
 				b = 0;
-	int			n = Min(v->h.name_len, 8);
+	int			n = Min(name_len, 8);
 
-	memcpy(&a, v->name, n);
-	memcpy(&b, v->name + v->h.name_len - n, n);
+	memcpy(&a, name, n);
+	memcpy(&b, name + name_len - n, n);
 	h ^= a * 0x9E3779B97F4A7C15ULL;
 	h ^= (b + h) * 0xC2B2AE3D27D4EB4FULL;
 	return (uint32) (h ^ (h >> 32));
@@ -1148,7 +1157,17 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 	{
 		OtelSpanView v;
 		bool		dirty = false;
+		uint32		body_len;
 
+		if (span_otlp_body(refs[i].data, refs[i].len, &sizes[i].oh,
+						   &sizes[i].body, &body_len))
+		{
+			sizes[i].size = body_len;
+			sizes[i].state = SPAN_OTLP;
+			ss_len += 1 + vsize(body_len) + body_len;
+			nspans++;
+			continue;
+		}
 		if (!otel_span_view(refs[i].data, refs[i].len, &v))
 		{
 			sizes[i].state = SPAN_BAD;
@@ -1206,23 +1225,61 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 	{
 		OtelSpanView v;
 		char	   *span_start = p;
+		SpanLayout *lay = segs ? &lays[nlays] : NULL;
+		uint32		slot;
 
 		if (sizes[i].state == SPAN_BAD)
 			continue;
-		if (!otel_span_view(refs[i].data, refs[i].len, &v))
-			elog(ERROR, "span record changed while being encoded");
 		*p++ = TAG_LEN(F_SS_SPANS);
 		p = put_varint(p, sizes[i].size);
-		if (segs)
+		if (sizes[i].state == SPAN_OTLP)
 		{
-			SpanLayout *lay = &lays[nlays];
-			uint32		slot;
+			const OtelSpanOtlpHeader *oh = &sizes[i].oh;
+			const char *body = sizes[i].body;
+			uint32		at;
 
-			p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN, out->data, lay);
-			/* the span's tag and length go with its first part */
-			lay->a_len += lay->a_off - (uint32) (span_start - out->data);
-			lay->a_off = (uint32) (span_start - out->data);
-			lay->key = span_key(&v);
+			/* checked in pass 1; the worker owns peeked records */
+			memcpy(p, body, sizes[i].size);
+			if (lay)
+			{
+				/* where record.h says the parts are */
+				at = (uint32) (p - out->data);
+				lay->key = span_key(oh->kind, body + oh->name_off, oh->name_len);
+				lay->a_off = (uint32) (span_start - out->data);
+				lay->a_len = at + oh->a_len - lay->a_off;
+				at += oh->a_len;
+				lay->trace_id = at + 2;
+				lay->span_id = at + 20;
+				at += 28;
+				lay->parent_id = 0;
+				if (oh->has_parent)
+				{
+					lay->parent_id = at + 2;
+					at += 10;
+				}
+				lay->start = at + 1;
+				lay->end = at + 10;
+				lay->c_off = at + 18;
+				lay->c_len = oh->c_len;
+			}
+			p += sizes[i].size;
+		}
+		else
+		{
+			if (!otel_span_view(refs[i].data, refs[i].len, &v))
+				elog(ERROR, "span record changed while being encoded");
+			p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN,
+							lay ? out->data : NULL, lay);
+			if (lay)
+			{
+				/* the span's tag and length go with its first part */
+				lay->a_len += lay->a_off - (uint32) (span_start - out->data);
+				lay->a_off = (uint32) (span_start - out->data);
+				lay->key = span_key(v.h.kind, v.name, v.h.name_len);
+			}
+		}
+		if (lay)
+		{
 			slot = (lay->key * 0x9E3779B1U) >> (32 - SPAN_KEY_BITS);
 			*nsegs += span_pieces(out->data, lays, nlays,
 								  last_of_key[slot] >= 0 &&
@@ -1231,8 +1288,6 @@ otel_encode_traces_pb(const OtelRecordRef *refs, int n, StringInfo out,
 								  *segs + *nsegs);
 			last_of_key[slot] = nlays++;
 		}
-		else
-			p = pb_put_span(p, &v, sizes[i].state == SPAN_CLEAN, NULL, NULL);
 	}
 
 	if ((Size) (p - start) != total)
@@ -1705,7 +1760,20 @@ static bool
 json_span_record(StringInfo out, const char *data, uint32 len)
 {
 	OtelSpanView v;
+	char	   *attrs_copy;
 
+	if (otel_record_type(data, len) == OTEL_REC_SPAN_OTLP)
+	{
+		if (!span_otlp_view(data, len, &v, &attrs_copy))
+		{
+			if (attrs_copy)
+				pfree(attrs_copy);
+			return false;
+		}
+		json_span(out, &v);
+		pfree(attrs_copy);
+		return true;
+	}
 	if (!otel_span_view(data, len, &v))
 		return false;
 	json_span(out, &v);
@@ -2193,4 +2261,282 @@ otel_pb_scope(Size *len)
 	pb_scope_init();
 	*len = scope_pb_len;
 	return scope_pb;
+}
+
+/* ---- spans already in OTLP form (record.h OTEL_REC_SPAN_OTLP) ---- */
+
+#define SPAN_OTLP_FIXED (sizeof(OtelRecordHeader) + sizeof(OtelSpanOtlpHeader))
+#define SPAN_IDS_TIMES(has_parent) (18 + 10 + ((has_parent) ? 10 : 0) + 9 + 9)
+
+static inline uint64
+le64_value(uint64 x)
+{
+#ifdef WORDS_BIGENDIAN
+	return pg_bswap64(x);
+#else
+	return x;
+#endif
+}
+
+Size
+otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
+					  const char *name, int name_len,
+					  const char *tracestate, int tracestate_len,
+					  const char *status_msg, int status_msg_len,
+					  const OtelPbPart *attrs, int nattrs)
+{
+	OtelRecordHeader rh = {OTEL_REC_SPAN_OTLP, 1, OTEL_REC_FLAG_UTF8};
+	OtelSpanOtlpHeader oh;
+	bool		parent = !id_is_zero(h->parent_span_id);
+	Size		a_len = 0;
+	Size		c_len = 0;
+	Size		st_len = 0;
+	Size		total;
+	char	   *p;
+
+	if (name == NULL || name_len < 0)
+		name_len = 0;
+	if (tracestate == NULL || tracestate_len < 0)
+		tracestate_len = 0;
+	if (status_msg == NULL || status_msg_len < 0)
+		status_msg_len = 0;
+
+	memset(&oh, 0, sizeof(oh));
+	if (name_len > 0)
+	{
+		oh.name_off = (uint8) (1 + vsize(name_len));
+		a_len += oh.name_off + name_len;
+	}
+	if (h->kind != 0)
+		a_len += 1 + vsize(h->kind);
+	if (tracestate_len > 0)
+		a_len += 1 + vsize(tracestate_len) + tracestate_len;
+	for (int i = 0; i < nattrs; i++)
+		a_len += attrs[i].len;
+	if (status_msg_len > 0)
+		st_len += 1 + vsize(status_msg_len) + status_msg_len;
+	if (h->status != OTEL_STATUS_UNSET)
+		st_len += 1 + vsize(h->status);
+	if (st_len > 0)
+		c_len += 1 + vsize(st_len) + st_len;
+	if (h->flags != 0)
+		c_len += 2 + 4;
+	total = SPAN_OTLP_FIXED + a_len + SPAN_IDS_TIMES(parent) + c_len;
+	if (total > cap || name_len > PG_UINT16_MAX || c_len > PG_UINT16_MAX ||
+		a_len > PG_UINT32_MAX / 2)
+		return 0;
+
+	oh.a_len = (uint32) a_len;
+	oh.c_len = (uint16) c_len;
+	oh.name_len = (uint16) name_len;
+	oh.kind = h->kind;
+	oh.has_parent = parent ? 1 : 0;
+	memcpy(dst, &rh, sizeof(rh));
+	memcpy(dst + sizeof(rh), &oh, sizeof(oh));
+	p = dst + SPAN_OTLP_FIXED;
+
+	/* A */
+	if (name_len > 0)
+	{
+		*p++ = TAG_LEN(F_SPAN_NAME);
+		p = put_varint(p, name_len);
+		memcpy(p, name, name_len);
+		p += name_len;
+	}
+	if (h->kind != 0)
+	{
+		*p++ = TAG_VARINT(F_SPAN_KIND);
+		p = put_varint(p, h->kind);
+	}
+	if (tracestate_len > 0)
+	{
+		*p++ = TAG_LEN(F_SPAN_TRACE_STATE);
+		p = put_varint(p, tracestate_len);
+		memcpy(p, tracestate, tracestate_len);
+		p += tracestate_len;
+	}
+	for (int i = 0; i < nattrs; i++)
+	{
+		memcpy(p, attrs[i].data, attrs[i].len);
+		p += attrs[i].len;
+	}
+
+	/* ids and times */
+	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
+	*p++ = 16;
+	memcpy(p, h->trace_id, 16);
+	p += 16;
+	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
+	*p++ = 8;
+	memcpy(p, h->span_id, 8);
+	p += 8;
+	if (parent)
+	{
+		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
+		*p++ = 8;
+		memcpy(p, h->parent_span_id, 8);
+		p += 8;
+	}
+	*p++ = TAG_I64(F_SPAN_START);
+	p = otel_pb_put_fixed64(p, (uint64) h->start_ns);
+	*p++ = TAG_I64(F_SPAN_END);
+	p = otel_pb_put_fixed64(p, (uint64) h->end_ns);
+
+	/* C */
+	if (st_len > 0)
+	{
+		*p++ = TAG_LEN(F_SPAN_STATUS);
+		p = put_varint(p, st_len);
+		if (status_msg_len > 0)
+		{
+			*p++ = TAG_LEN(F_STATUS_MESSAGE);
+			p = put_varint(p, status_msg_len);
+			memcpy(p, status_msg, status_msg_len);
+			p += status_msg_len;
+		}
+		if (h->status != OTEL_STATUS_UNSET)
+		{
+			*p++ = TAG_VARINT(F_STATUS_CODE);
+			p = put_varint(p, h->status);
+		}
+	}
+	if (h->flags != 0)
+	{
+		p = otel_pb_put_tag(p, F_SPAN_FLAGS, OTEL_PB_WT_I32);
+		p = otel_pb_put_fixed32(p, h->flags);
+	}
+	Assert((Size) (p - dst) == total);
+	return total;
+}
+
+/*
+ * The header and body of an OTEL_REC_SPAN_OTLP record, if its lengths hold
+ * together.
+ */
+static inline bool
+span_otlp_body(const char *data, uint32 len, OtelSpanOtlpHeader *oh,
+			   const char **body, uint32 *body_len)
+{
+	if (len < SPAN_OTLP_FIXED ||
+		(uint8) data[offsetof(OtelRecordHeader, type)] != OTEL_REC_SPAN_OTLP)
+		return false;
+	memcpy(oh, data + sizeof(OtelRecordHeader), sizeof(*oh));
+	*body = data + SPAN_OTLP_FIXED;
+	*body_len = len - SPAN_OTLP_FIXED;
+	return (uint64) oh->a_len + SPAN_IDS_TIMES(oh->has_parent) + oh->c_len == *body_len &&
+		(uint32) oh->name_off + oh->name_len <= oh->a_len &&
+		(oh->name_len == 0 || oh->name_off > 0);
+}
+
+/*
+ * An OTEL_REC_SPAN_OTLP record read back as a view, for the encoders that
+ * do not send the body as it is (OTLP/JSON).  The attributes become one
+ * SPAN_PB entry, copied into *attrs_copy (palloc'd; the caller frees it).
+ */
+static bool
+span_otlp_view(const char *data, uint32 len, OtelSpanView *v, char **attrs_copy)
+{
+	OtelSpanOtlpHeader oh;
+	const char *body;
+	uint32		body_len;
+	const uint8 *p;
+	const uint8 *a_end;
+	const uint8 *end;
+	const char *ids;
+	uint64		x;
+	OtelAttrHdr ah;
+
+	*attrs_copy = NULL;
+	if (!span_otlp_body(data, len, &oh, &body, &body_len))
+		return false;
+	memset(v, 0, sizeof(*v));
+	v->h.kind = oh.kind;
+	v->h.name_len = oh.name_len;
+	v->name = body + oh.name_off;
+	p = (const uint8 *) body + (oh.name_len > 0 ? oh.name_off + oh.name_len : 0);
+	a_end = (const uint8 *) body + oh.a_len;
+	if (p < a_end && *p == (uint8) TAG_VARINT(F_SPAN_KIND))
+	{
+		p++;
+		if (!otel_pb_read_varint(&p, a_end, &x))
+			return false;
+	}
+	v->tracestate = "";
+	if (p < a_end && *p == (uint8) TAG_LEN(F_SPAN_TRACE_STATE))
+	{
+		p++;
+		if (!otel_pb_read_varint(&p, a_end, &x) || x > (uint64) (a_end - p) ||
+			x > PG_UINT16_MAX)
+			return false;
+		v->tracestate = (const char *) p;
+		v->h.tracestate_len = (uint16) x;
+		p += x;
+	}
+
+	/* the attribute fields, as one SPAN_PB entry */
+	ah.type = OTEL_ATTR_SPAN_PB;
+	ah.pad = 0;
+	ah.key_len = 0;
+	ah.val_len = (uint32) (a_end - p);
+	*attrs_copy = palloc(OTEL_ATTR_HDR_SIZE + ah.val_len);
+	memcpy(*attrs_copy, &ah, OTEL_ATTR_HDR_SIZE);
+	memcpy(*attrs_copy + OTEL_ATTR_HDR_SIZE, p, ah.val_len);
+	v->attrs = *attrs_copy;
+	v->h.attrs_len = ah.val_len > 0 ? OTEL_ATTR_HDR_SIZE + ah.val_len : 0;
+
+	ids = (const char *) a_end;
+	memcpy(v->h.trace_id, ids + 2, 16);
+	memcpy(v->h.span_id, ids + 20, 8);
+	ids += 28;
+	if (oh.has_parent)
+	{
+		memcpy(v->h.parent_span_id, ids + 2, 8);
+		ids += 10;
+	}
+	memcpy(&x, ids + 1, 8);
+	v->h.start_ns = (int64) le64_value(x);
+	memcpy(&x, ids + 10, 8);
+	v->h.end_ns = (int64) le64_value(x);
+
+	p = (const uint8 *) ids + 18;
+	end = (const uint8 *) body + body_len;
+	v->status_msg = "";
+	if (p < end && *p == (uint8) TAG_LEN(F_SPAN_STATUS))
+	{
+		const uint8 *st_end;
+
+		p++;
+		if (!otel_pb_read_varint(&p, end, &x) || x > (uint64) (end - p))
+			return false;
+		st_end = p + x;
+		while (p < st_end)
+		{
+			uint32		field;
+			int			wtype;
+			const uint8 *fdata;
+			Size		flen;
+			uint64		fv;
+
+			if (!otel_pb_read_field(&p, st_end, &field, &wtype, &fdata, &flen, &fv))
+				return false;
+			if (field == F_STATUS_MESSAGE && wtype == OTEL_PB_WT_LEN)
+			{
+				v->status_msg = (const char *) fdata;
+				v->h.status_msg_len = (uint32) flen;
+			}
+			else if (field == F_STATUS_CODE && wtype == OTEL_PB_WT_VARINT)
+				v->h.status = (uint8) fv;
+		}
+	}
+	if (end - p >= 6 && p[0] == 0x85 && p[1] == 0x01)
+	{
+		uint32		f;
+
+		memcpy(&f, p + 2, 4);
+#ifdef WORDS_BIGENDIAN
+		f = pg_bswap32(f);
+#endif
+		v->h.flags = (uint8) f;
+	}
+	return true;
 }

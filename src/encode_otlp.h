@@ -19,6 +19,7 @@
 #include "port/pg_bswap.h"
 #include "buffer.h"
 #include "gzip_delta.h"
+#include "record.h"
 
 #include "opentelemetry/proto/common/v1/common.pb-c.h"
 #include "opentelemetry/proto/resource/v1/resource.pb-c.h"
@@ -43,6 +44,26 @@ extern char *otel_pb_put_span_kv_int(char *p, const char *key, int key_len, int6
 extern char *otel_pb_put_span_kv_double(char *p, const char *key, int key_len, double v);
 extern char *otel_pb_put_span_kv_ascii(char *p, const char *key, int key_len,
 									   const char *v, int v_len);
+
+/*
+ * Capture side: a whole span as an OTEL_REC_SPAN_OTLP record (record.h),
+ * its attributes given as pre-encoded Span.attributes fields, in UTF8
+ * databases only (strings are copied as they are).  Writes into dst and
+ * returns the record's length, or 0 (nothing written) when it would not fit
+ * in cap or a part is too long for the header: build an OTEL_REC_SPAN then.
+ * No allocation, no error.
+ */
+typedef struct OtelPbPart
+{
+	const char *data;
+	Size		len;
+} OtelPbPart;
+
+extern Size otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
+								  const char *name, int name_len,
+								  const char *tracestate, int tracestate_len,
+								  const char *status_msg, int status_msg_len,
+								  const OtelPbPart *attrs, int nattrs);
 
 /*
  * Append an ExportTraceServiceRequest for the spans to out.  When segs is

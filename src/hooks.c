@@ -759,12 +759,12 @@ want_old(void)
 }
 
 /*
- * The statement's own measurements (rows, error, timings, buffer and WAL
- * usage), written as protobuf Span.attributes fields into pb, which has room
- * for STMT_PB_MAX bytes; returns the end.  Pre-encoded like the session's
+ * The statement's own measurements (nesting level, rows, error, timings,
+ * buffer and WAL usage), written as protobuf Span.attributes fields into pb,
+ * which has room for STMT_PB_MAX bytes; returns the end.  Pre-encoded like the session's
  * and the query's attributes, so the worker only copies them.
  */
-#define STMT_PB_FIELDS	18
+#define STMT_PB_FIELDS	19		/* nesting, rows, 2 error, 2 times, 13 counters */
 #define STMT_PB_MAX		(STMT_PB_FIELDS * OTEL_PB_SPAN_KV_MAX)
 
 #define PB_INT(p, key, v) \
@@ -781,6 +781,8 @@ stmt_measures_pb(char *p, const OtelStmt *st, int64 rows, bool rows_returned,
 	const BufferUsage *bu = &st->bufusage;
 	const WalUsage *wu = &st->walusage;
 
+	if (st->level > 0)
+		PB_INT(p, "postgresql.nesting_level", st->level);
 	if (rows >= 0)
 	{
 		/* rows returned to the client, or rows affected (DML, COPY, ...) */
@@ -871,8 +873,13 @@ session_attrs_write(OtelRecBuf *b)
 	otel_attr_int(b, "postgresql.backend_pid", MyProcPid);
 }
 
-static void
-session_attrs(OtelRecBuf *b)
+/*
+ * The session's attributes as protobuf (sess_pb), rebuilt when one of them
+ * changed; false when they are too long to keep (very long names): they are
+ * then written each time (session_attrs_write).
+ */
+static bool
+session_pb(OtelPbPart *part)
 {
 	const char *app = application_name ? application_name : "";
 
@@ -886,17 +893,28 @@ session_attrs(OtelRecBuf *b)
 		if (tmp.overflow ||
 			otel_pb_span_attrs_size(tmp.data, tmp.len) > sizeof(sess_pb))
 		{
-			/* too long to keep (very long names): write them each time */
 			sess_attrs_valid = false;
-			session_attrs_write(b);
-			return;
+			return false;
 		}
 		sess_pb_len = otel_pb_put_span_attrs(sess_pb, tmp.data, tmp.len) - sess_pb;
 		sess_attrs_semconv = otel_semconv;
 		strlcpy(sess_appname, app, sizeof(sess_appname));
 		sess_attrs_valid = true;
 	}
-	otel_attr_span_pb(b, sess_pb, sess_pb_len);
+	part->data = sess_pb;
+	part->len = sess_pb_len;
+	return true;
+}
+
+static void
+session_attrs(OtelRecBuf *b)
+{
+	OtelPbPart	part;
+
+	if (session_pb(&part))
+		otel_attr_span_pb(b, part.data, part.len);
+	else
+		session_attrs_write(b);
 }
 
 /* attributes of the query id: operation, table, text, summary, query id */
@@ -935,37 +953,34 @@ query_attrs_write(OtelRecBuf *b, QueryInfo *qi, const char *op, uint64 query_id)
 
 /*
  * The query-id attributes are encoded once and kept with the cached query
- * facts; may_alloc is false on error paths, which must not allocate.
+ * facts, as protobuf: false when this statement's cannot be (no cached
+ * facts, raw text, no query id) or not now (may_alloc is false on error
+ * paths, which must not allocate): query_attrs_write then.
  */
-static void
-query_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
+static bool
+query_pb(OtelStmt *st, const char *op, bool may_alloc, OtelPbPart *part)
 {
 	QueryInfo  *qi = st->qi;
 
 	if (qi == NULL || qi->transient || qi->query_id != st->query_id ||
 		st->query_id == 0 || qi->collection == NULL || query_cache_cxt == NULL)
-	{
-		query_attrs_write(b, qi, op, st->query_id);
-		return;
-	}
+		return false;
 	if (qi->attrs == NULL || qi->attrs_semconv != otel_semconv || qi->attrs_op != op)
 	{
-		Size		mark = b->len;
+		OtelRecBuf	tmp;
 		Size		pb_len;
 		char	   *pb;
 
 		if (!may_alloc)
-		{
-			query_attrs_write(b, qi, op, st->query_id);
-			return;
-		}
-		/* write them in place, and keep them encoded for the next spans */
-		query_attrs_write(b, qi, op, st->query_id);
-		if (b->overflow)
-			return;
-		pb_len = otel_pb_span_attrs_size(b->data + mark, b->len - mark);
+			return false;
+		/* the span record is written in scratch later */
+		otel_rec_init(&tmp, scratch, sizeof(scratch));
+		query_attrs_write(&tmp, qi, op, st->query_id);
+		if (tmp.overflow)
+			return false;
+		pb_len = otel_pb_span_attrs_size(tmp.data, tmp.len);
 		pb = MemoryContextAlloc(query_cache_cxt, Max(pb_len, 1));
-		if (otel_pb_put_span_attrs(pb, b->data + mark, b->len - mark) - pb != pb_len)
+		if (otel_pb_put_span_attrs(pb, tmp.data, tmp.len) - pb != pb_len)
 			elog(ERROR, "query attributes encoded to an unexpected size");
 		if (qi->attrs)
 			pfree(qi->attrs);
@@ -973,32 +988,24 @@ query_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
 		qi->attrs_len = (uint32) pb_len;
 		qi->attrs_semconv = otel_semconv;
 		qi->attrs_op = op;
-		return;
 	}
-	otel_attr_span_pb(b, qi->attrs, qi->attrs_len);
-}
-
-/* attributes every statement span carries */
-static void
-add_common_attrs(OtelRecBuf *b, OtelStmt *st, const char *op, bool may_alloc)
-{
-	session_attrs(b);
-	query_attrs(b, st, op, may_alloc);
-	if (st->level > 0)
-		otel_attr_int(b, "postgresql.nesting_level", st->level);
+	part->data = qi->attrs;
+	part->len = qi->attrs_len;
+	return true;
 }
 
 /*
- * Finish b and add it to recs (a truncated span is counted and left out);
- * the caller puts recs into the ring in one reservation.
+ * Add a built record of len bytes to recs; 0 means it did not fit: counted
+ * as truncated and left out.  The caller puts recs into the ring in one
+ * reservation.
  */
 static void
-span_ready(OtelRecBuf *b, OtelRecordRef *recs, int *n)
+rec_ready(const char *data, Size len, OtelRecordRef *recs, int *n)
 {
-	if (otel_span_finish(b))
+	if (len > 0)
 	{
-		recs[*n].data = b->data;
-		recs[*n].len = (uint32) b->len;
+		recs[*n].data = data;
+		recs[*n].len = (uint32) len;
 		(*n)++;
 	}
 	else
@@ -1030,9 +1037,37 @@ fill_header(OtelSpanHeader *h, OtelStmt *st, const uint8 *span_id, const uint8 *
 	h->flags = st->flags;
 }
 
-/* a child INTERNAL span, planning or execution, built in buf */
-static void
-build_child(OtelRecBuf *b, char *buf, Size size, OtelStmt *st, const char *name,
+/*
+ * The record of a span with no attributes of its own, or pre-encoded ones
+ * (parts), into buf: in OTLP form in a UTF8 database, else (or when it does
+ * not fit that way) as an OTEL_REC_SPAN.  Returns its length, 0 when it did
+ * not fit at all.
+ */
+static Size
+span_record(char *buf, Size size, const OtelSpanHeader *h, const char *name,
+			const char *tracestate, int tracestate_len,
+			const char *msg, int msg_len, const OtelPbPart *parts, int nparts)
+{
+	OtelRecBuf	b;
+	Size		len = 0;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		len = otel_span_otlp_record(buf, size, h, name, strlen(name),
+									tracestate, tracestate_len, msg, msg_len,
+									parts, nparts);
+	if (len > 0)
+		return len;
+	otel_rec_init(&b, buf, size);
+	otel_span_begin(&b, h, name, strlen(name), tracestate, tracestate_len,
+					msg, msg_len);
+	for (int i = 0; i < nparts; i++)
+		otel_attr_span_pb(&b, parts[i].data, parts[i].len);
+	return otel_span_finish(&b) ? b.len : 0;
+}
+
+/* a child INTERNAL span, planning or execution, built in buf: its length */
+static Size
+build_child(char *buf, Size size, OtelStmt *st, const char *name,
 			const uint8 *span_id, int64 start, int64 end, const ErrorData *edata)
 {
 	OtelSpanHeader h;
@@ -1040,9 +1075,8 @@ build_child(OtelRecBuf *b, char *buf, Size size, OtelStmt *st, const char *name,
 	fill_header(&h, st, span_id, st->span_id, start, end, OTEL_SPAN_KIND_INTERNAL);
 	if (edata)
 		h.status = OTEL_STATUS_ERROR;
-	otel_rec_init(b, buf, size);
-	otel_span_begin(b, &h, name, strlen(name),
-					st->tracestate, st->tracestate_len, NULL, 0);
+	return span_record(buf, size, &h, name, st->tracestate, st->tracestate_len,
+					   NULL, 0, NULL, 0);
 }
 
 /* a child span on its own, at once */
@@ -1050,13 +1084,13 @@ static void
 emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, int64 end,
 		   const ErrorData *edata)
 {
-	OtelRecBuf	b;
 	OtelRecordRef rec;
 	int			n = 0;
+	Size		len;
 
-	build_child(&b, child_scratch[0], sizeof(child_scratch[0]), st, name, span_id,
-				start, end, edata);
-	span_ready(&b, &rec, &n);
+	len = build_child(child_scratch[0], sizeof(child_scratch[0]), st, name, span_id,
+					  start, end, edata);
+	rec_ready(child_scratch[0], len, &rec, &n);
 	put_spans(&rec, n);
 }
 
@@ -1091,15 +1125,18 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 {
 	static char measures[STMT_PB_MAX];
 	int64		now;
-	OtelRecBuf	b;
-	OtelRecBuf	cb[2];
 	OtelRecordRef recs[3];
 	int			nrecs = 0;
 	OtelSpanHeader h;
 	char		namebuf[NAMEDATALEN * 2 + 64];
 	const char *op;
+	const char *name;
 	const char *msg = NULL;
+	int			msg_len = 0;
 	char		sqlstate[6] = {0};
+	bool		may_alloc;
+	OtelPbPart	parts[3];
+	Size		len = 0;
 
 	if (!st->sampled)
 	{
@@ -1118,47 +1155,54 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	}
 	else if (abort_msg)
 		msg = abort_msg;
+	if (msg)
+		msg_len = pg_mbcliplen(msg, strlen(msg), 1024);
 
 	if (st->plan_pending)
 	{
-		build_child(&cb[0], child_scratch[0], sizeof(child_scratch[0]), st, "planning",
-					st->plan_span_id, st->plan_start_ns, st->plan_end_ns, NULL);
-		span_ready(&cb[0], recs, &nrecs);
+		len = build_child(child_scratch[0], sizeof(child_scratch[0]), st, "planning",
+						  st->plan_span_id, st->plan_start_ns, st->plan_end_ns, NULL);
+		rec_ready(child_scratch[0], len, recs, &nrecs);
 		st->plan_pending = false;
 	}
 	if (st->has_exec)
 	{
-		build_child(&cb[1], child_scratch[1], sizeof(child_scratch[1]), st, "execution",
-					st->exec_span_id, st->exec_start_ns, now, edata);
-		span_ready(&cb[1], recs, &nrecs);
+		len = build_child(child_scratch[1], sizeof(child_scratch[1]), st, "execution",
+						  st->exec_span_id, st->exec_start_ns, now, edata);
+		rec_ready(child_scratch[1], len, recs, &nrecs);
 	}
 
 	op = st->operation;
 	if ((op == NULL || op[0] == '\0') && st->qi)
 		op = st->qi->operation;
 
-	fill_header(&h, st, st->span_id, st->level == 0 ? st->parent_id : st->parent_id,
-				st->start_ns, now,
+	fill_header(&h, st, st->span_id, st->parent_id, st->start_ns, now,
 				st->level == 0 ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_INTERNAL);
 	h.status = msg ? OTEL_STATUS_ERROR : OTEL_STATUS_UNSET;
+	name = span_name(st, op, namebuf, sizeof(namebuf));
+	parts[2].data = measures;
+	parts[2].len = stmt_measures_pb(measures, st, rows, rows_returned, sqlstate,
+									msg != NULL, now) - measures;
+	may_alloc = edata == NULL && abort_msg == NULL && !in_emit_log;
 
-	otel_rec_init(&b, scratch, sizeof(scratch));
+	/* the usual case: every attribute is already protobuf */
+	if (session_pb(&parts[0]) && query_pb(st, op, may_alloc, &parts[1]))
+		len = span_record(scratch, sizeof(scratch), &h, name,
+						  st->tracestate, st->tracestate_len, msg, msg_len,
+						  parts, 3);
+	else
 	{
-		const char *name = span_name(st, op, namebuf, sizeof(namebuf));
+		OtelRecBuf	b;
 
+		otel_rec_init(&b, scratch, sizeof(scratch));
 		otel_span_begin(&b, &h, name, strlen(name),
-						st->tracestate, st->tracestate_len,
-						msg, msg ? pg_mbcliplen(msg, strlen(msg), 1024) : 0);
+						st->tracestate, st->tracestate_len, msg, msg_len);
+		session_attrs(&b);
+		query_attrs_write(&b, st->qi, op, st->query_id);
+		otel_attr_span_pb(&b, measures, parts[2].len);
+		len = otel_span_finish(&b) ? b.len : 0;
 	}
-	add_common_attrs(&b, st, op, edata == NULL && abort_msg == NULL && !in_emit_log);
-	{
-		Size		n = stmt_measures_pb(measures, st, rows, rows_returned, sqlstate,
-										 msg != NULL, now) - measures;
-
-		if (n > 0)
-			otel_attr_span_pb(&b, measures, n);
-	}
-	span_ready(&b, recs, &nrecs);
+	rec_ready(scratch, len, recs, &nrecs);
 	put_spans(recs, nrecs);
 
 	stmt_free(st);

@@ -31,7 +31,8 @@
 typedef enum OtelRecordType
 {
 	OTEL_REC_SPAN = 1,
-	OTEL_REC_LOG = 2
+	OTEL_REC_LOG = 2,
+	OTEL_REC_SPAN_OTLP = 3		/* a span already in OTLP form: below */
 } OtelRecordType;
 
 typedef enum OtelAttrType
@@ -84,6 +85,33 @@ typedef struct OtelSpanHeader
 	uint32		attrs_len;
 	/* then: name, tracestate, status message, attribute list */
 } OtelSpanHeader;
+
+/*
+ * OTEL_REC_SPAN_OTLP: OtelRecordHeader, OtelSpanOtlpHeader, then the body
+ * of an OTLP Span message as the worker sends it, its fields in this order
+ * (the header says where the parts are, for the gzip pieces):
+ *
+ *	A: name (5), kind (6), trace_state (3), attributes (9, repeated)
+ *	   a_len bytes; each present only when not empty or zero
+ *	trace_id (1, 16 bytes), span_id (2, 8 bytes)
+ *	parent_span_id (4, 8 bytes): only when has_parent
+ *	start_time_unix_nano (7), end_time_unix_nano (8): fixed64, always
+ *	C: status (15) when set or with a message, flags (16, fixed32) when not
+ *	   zero: c_len bytes
+ *
+ * Written in UTF8 databases only (OTEL_REC_FLAG_UTF8 set), so every string
+ * is valid UTF-8 as it is; encode_otlp.h writes and reads these.
+ */
+typedef struct OtelSpanOtlpHeader
+{
+	uint32		a_len;
+	uint16		c_len;
+	uint16		name_len;		/* the name's bytes start at name_off */
+	uint8		name_off;
+	uint8		kind;			/* OTEL_SPAN_KIND_*, as in A */
+	uint8		has_parent;
+	uint8		pad;
+} OtelSpanOtlpHeader;
 
 typedef struct OtelLogHeader
 {

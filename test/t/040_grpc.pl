@@ -481,6 +481,72 @@ if (@jerr)
 	is($jerr[0]{attributes}{'error.type'}, '22012', 'http/json: error.type');
 }
 
+# Spans travel in the ring already in OTLP protobuf form (record.h
+# OTEL_REC_SPAN_OTLP); the JSON encoder reads them back.  The same statements
+# through both encodings must give the same spans: ids, links, trace state,
+# kinds, names, times, status and flags.
+# (the JSON receiver reads ids as base64: what was sent is that re-encoded)
+my $json_ids = 0;
+sub sent_id
+{
+	my ($id) = @_;
+	return $id if !$json_ids || !defined $id || $id eq '';
+	return MIME::Base64::encode_base64(pack('H*', $id), '');
+}
+
+sub span_shape
+{
+	my ($spans, $root, $random_ids) = @_;
+	my @kids = sort { $a->{name} cmp $b->{name} } children_of($spans, $root);
+	return {
+		name => $root->{name}, kind => $root->{kindName},
+		trace => $random_ids ? (sent_id($root->{traceId}) =~ /^[0-9a-f]{32}$/ ? 'new' : 'bad')
+		  : sent_id($root->{traceId}),
+		parent => sent_id($root->{parentSpanId}),
+		tracestate => $root->{traceState}, flags => $root->{flags},
+		status => $root->{status}{code}, message => $root->{status}{message},
+		ordered => ($root->{startTimeUnixNano} <= $root->{endTimeUnixNano} ? 1 : 0),
+		kids => [ map {
+			{ name => $_->{name}, kind => $_->{kindName}, status => $_->{status}{code},
+			  flags => $_->{flags}, tracestate => $_->{traceState},
+			  inside => ($_->{startTimeUnixNano} >= $root->{startTimeUnixNano}
+				  && $_->{endTimeUnixNano} <= $root->{endTimeUnixNano} ? 1 : 0) }
+		} @kids ],
+	};
+}
+my $tp_trace = '5bd66ef5095369c7b0d1f8f4bd33716a';
+my $tp_parent = 'c532cb4098ac3dd2';
+my $tp_sql = "/*traceparent='00-$tp_trace-$tp_parent-01',tracestate='congo%3Dt61rcWkgMzE'*/ "
+  . 'SELECT x FROM g_json WHERE x < 7';
+my %shape;
+for my $mode ('http/json', 'http/protobuf')
+{
+	my $rx = $mode eq 'http/json' ? $hrx : OtelTest::Receiver->new(name => 'pb_shape');
+	$json_ids = $mode eq 'http/json';
+	reconf(traces_protocol => $mode, traces_endpoint => $rx->url);
+	$rx->reset;
+	sql($tp_sql);
+	$node->psql('postgres', 'SELECT 1 / (x - x) FROM g_json');
+	ok(otel_flush($node, 15000), "$mode: flush for the span shapes");
+	my @ok = server_spans($rx->spans, text => qr/\bg_json WHERE x < /);
+	my @bad = server_spans($rx->spans, text => qr/\b1 \/ \(x - x\)/);
+	is(scalar @ok, 1, "$mode: the joined statement's span");
+	is(scalar @bad, 1, "$mode: the failed statement's span");
+	next unless @ok == 1 && @bad == 1;
+	$shape{$mode} = [ span_shape($rx->spans, $ok[0]), span_shape($rx->spans, $bad[0], 1) ];
+	is(sent_id($ok[0]{traceId}), $tp_trace, "$mode: trace id from the traceparent");
+	is(sent_id($ok[0]{parentSpanId}), $tp_parent, "$mode: parent from the traceparent");
+	is($ok[0]{traceState}, 'congo=t61rcWkgMzE', "$mode: trace state");
+	is($ok[0]{flags}, 1, "$mode: sampled flag");
+	is(scalar(children_of($rx->spans, $ok[0])), 2, "$mode: planning and execution");
+	is($bad[0]{status}{code}, 2, "$mode: failed statement has status ERROR");
+	like($bad[0]{status}{message}, qr/division by zero/, "$mode: with the message");
+	is($bad[0]{attributes}{'db.response.status_code'}, '22012', "$mode: SQLSTATE");
+}
+is_deeply($shape{'http/json'}, $shape{'http/protobuf'},
+	'OTLP/JSON and protobuf give the same spans')
+  or diag(explain(\%shape));
+
 # ---- the secrets never reach the server log -------------------------------------------
 
 $node->stop;
