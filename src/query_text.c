@@ -724,20 +724,25 @@ scan_bits(const char *s, int n, int q)
 	return e ? (int) (e - s) + 1 : -1;
 }
 
-/* Keywords around column positions: sets *by for BY, true for the others. */
+/*
+ * Keywords around column positions: sets *by for BY, true for the others.
+ * The first letter decides before any comparison: most words are none.
+ */
 static inline bool
 position_keyword(const char *w, int n, bool *by)
 {
+	char		c = w[0] | 0x20;	/* ASCII lower case */
+
 	switch (n)
 	{
 		case 2:
-			*by = pg_strncasecmp(w, "by", 2) == 0;
+			*by = c == 'b' && (w[1] | 0x20) == 'y';
 			return false;
 		case 5:
-			return pg_strncasecmp(w, "order", 5) == 0 ||
-				pg_strncasecmp(w, "group", 5) == 0;
+			return (c == 'o' && pg_strncasecmp(w, "order", 5) == 0) ||
+				(c == 'g' && pg_strncasecmp(w, "group", 5) == 0);
 		case 8:
-			return pg_strncasecmp(w, "distinct", 8) == 0;
+			return c == 'd' && pg_strncasecmp(w, "distinct", 8) == 0;
 	}
 	return false;
 }

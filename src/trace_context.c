@@ -549,12 +549,9 @@ otel_ctx_from_query(const char *query, int query_len, OtelTraceContext *ctx,
  */
 
 /* Seed the PRNG once per process (a forked child must not share it). */
-static void
-otel_prng_ensure(void)
+static pg_noinline void
+otel_prng_seed(void)
 {
-	if (otel_prng_seeded && otel_prng_pid == MyProcPid)
-		return;
-
 	if (!pg_prng_strong_seed(&otel_prng))
 	{
 		/* no strong source: mix what differs between processes and runs */
@@ -568,17 +565,44 @@ otel_prng_ensure(void)
 	otel_prng_pid = MyProcPid;
 }
 
+static inline uint64
+rotl64(uint64 x, int bits)
+{
+	return (x << bits) | (x >> (64 - bits));
+}
+
+/*
+ * The next 64 random bits: pg_prng_uint64()'s xoroshiro128** on the same
+ * state, inline (every sampled statement takes four).
+ */
+static inline uint64
+otel_prng_next(void)
+{
+	uint64		s0;
+	uint64		s1;
+	uint64		val;
+
+	if (unlikely(!otel_prng_seeded || otel_prng_pid != MyProcPid))
+		otel_prng_seed();
+	s0 = otel_prng.s0;
+	s1 = otel_prng.s1;
+	val = rotl64(s0 * 5, 7) * 9;
+	s1 ^= s0;
+	otel_prng.s0 = rotl64(s0, 24) ^ s1 ^ (s1 << 16);
+	otel_prng.s1 = rotl64(s1, 37);
+	return val;
+}
+
 void
 otel_random_trace_id(uint8 *trace_id)
 {
 	uint64		hi;
 	uint64		lo;
 
-	otel_prng_ensure();
 	do
 	{
-		hi = pg_prng_uint64(&otel_prng);
-		lo = pg_prng_uint64(&otel_prng);
+		hi = otel_prng_next();
+		lo = otel_prng_next();
 	} while (hi == 0 && lo == 0);
 	memcpy(trace_id, &hi, 8);
 	memcpy(trace_id + 8, &lo, 8);
@@ -589,10 +613,9 @@ otel_random_span_id(uint8 *span_id)
 {
 	uint64		v;
 
-	otel_prng_ensure();
 	do
 	{
-		v = pg_prng_uint64(&otel_prng);
+		v = otel_prng_next();
 	} while (v == 0);
 	memcpy(span_id, &v, 8);
 }
