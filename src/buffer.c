@@ -8,9 +8,9 @@
  * the offset in the ring is the position modulo the ring size.
  *
  * A producer takes the ring's spinlock only to move the head and to zero
- * the header of the slot it reserved; it copies the record afterwards
- * without any lock and then publishes it by writing the length into the
- * header after a write barrier.  The consumer (the worker) reads records in
+ * the header of the slot it reserved; it copies (or writes) the record
+ * afterwards without any lock and then publishes it by writing the length
+ * into the header after a write barrier.  The consumer (the worker) reads records in
  * order and stops at the first one that is not yet published.  Nothing
  * between reservation and publication can fail, so a slot is never left
  * unpublished by a live process.  When a record does not fit before the end
@@ -170,6 +170,30 @@ otel_buffer_put(OtelSignal sig, const void *data, Size len)
 bool
 otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 {
+	OtelBufferReservation res;
+	uint32		lens[OTEL_BUFFER_PUT_MAX];
+	char	   *dst[OTEL_BUFFER_PUT_MAX];
+
+	if (n <= 0 || n > OTEL_BUFFER_PUT_MAX)
+	{
+		if (n > 0)
+			otel_stats_add_local(sig, OTEL_STAT_DROPPED, n);
+		return false;
+	}
+	for (int i = 0; i < n; i++)
+		lens[i] = recs[i].len;
+	if (!otel_buffer_reserve(sig, lens, n, &res, dst))
+		return false;
+	for (int i = 0; i < n; i++)
+		memcpy(dst[i], recs[i].data, recs[i].len);
+	otel_buffer_publish(&res);
+	return true;
+}
+
+bool
+otel_buffer_reserve(OtelSignal sig, const uint32 *lens, int n,
+					OtelBufferReservation *res, char **dst)
+{
 	OtelRing   *r;
 	uint64		need = 0,
 				off,
@@ -178,7 +202,6 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 				used,
 				nrecords,
 				size;
-	OtelSlotHeader *slots[OTEL_BUFFER_PUT_MAX];
 
 	if (otel_buf == NULL || n <= 0)
 		return false;
@@ -186,10 +209,10 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 	size = ring_size[sig];
 	for (int i = 0; i < n; i++)
 	{
-		if (recs[i].len == 0 || recs[i].len > OTEL_MAX_RECORD_SIZE)
+		if (lens[i] == 0 || lens[i] > OTEL_MAX_RECORD_SIZE)
 			need = PG_UINT64_MAX / 2;
 		else
-			need += SLOT_HDR + TYPEALIGN(8, recs[i].len);
+			need += SLOT_HDR + TYPEALIGN(8, lens[i]);
 	}
 	if (size == 0 || n > OTEL_BUFFER_PUT_MAX || need > size / 4)
 	{
@@ -218,9 +241,13 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 	pos = r->head + pad;
 	for (int i = 0; i < n; i++)
 	{
-		slots[i] = slot_at(sig, pos);
-		pg_atomic_write_u32(&slots[i]->state, 0);
-		pos += SLOT_HDR + TYPEALIGN(8, recs[i].len);
+		OtelSlotHeader *slot = slot_at(sig, pos);
+
+		pg_atomic_write_u32(&slot->state, 0);
+		res->slots[i] = slot;
+		res->lens[i] = lens[i];
+		dst[i] = (char *) slot + SLOT_HDR;
+		pos += SLOT_HDR + TYPEALIGN(8, lens[i]);
 	}
 	r->head = pos;
 	used = r->head - r->tail;
@@ -228,21 +255,31 @@ otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n)
 	nrecords = r->nrecords;
 	SpinLockRelease(&r->mutex);
 
-	for (int i = 0; i < n; i++)
+	res->sig = sig;
+	res->n = n;
+	/* a batch is ready, or past half full: make sure the worker is draining */
+	res->wake = nrecords >= pg_atomic_read_u32(&r->wake_records) || used > size / 2;
+	return true;
+}
+
+void
+otel_buffer_publish(OtelBufferReservation *res)
+{
+	OtelRing   *r = &otel_buf->rings[res->sig].ring;
+
+	for (int i = 0; i < res->n; i++)
 	{
-		memcpy((char *) slots[i] + SLOT_HDR, recs[i].data, recs[i].len);
+		OtelSlotHeader *slot = (OtelSlotHeader *) res->slots[i];
+
 		pg_write_barrier();
-		pg_atomic_write_u32(&slots[i]->state, recs[i].len);
+		pg_atomic_write_u32(&slot->state, res->lens[i]);
 	}
 
-	otel_stats_add_local(sig, OTEL_STAT_PRODUCED, n);
+	otel_stats_add_local(res->sig, OTEL_STAT_PRODUCED, res->n);
 
-	/* a batch is ready, or past half full: make sure the worker is draining */
-	if ((nrecords >= pg_atomic_read_u32(&r->wake_records) || used > size / 2) &&
-		pg_atomic_read_u32(&r->wake_pending) == 0 &&
+	if (res->wake && pg_atomic_read_u32(&r->wake_pending) == 0 &&
 		pg_atomic_exchange_u32(&r->wake_pending, 1) == 0)
 		otel_buffer_wake_worker();
-	return true;
 }
 
 int

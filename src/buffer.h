@@ -49,6 +49,27 @@ typedef struct OtelRecordRef
 extern bool otel_buffer_put_many(OtelSignal sig, const OtelRecordRef *recs, int n);
 
 /*
+ * The same without a copy: reserve room for n records of lens[i] bytes in
+ * one reservation (dst[i] is where each goes in the ring), write exactly
+ * that many bytes at each, then publish.  Between the two nothing may fail,
+ * raise an error or wait: the worker stops at a slot that is reserved and
+ * not published.  false when there is no room: the records are dropped and
+ * counted, and there is nothing to publish.
+ */
+typedef struct OtelBufferReservation
+{
+	OtelSignal	sig;
+	int			n;
+	bool		wake;			/* past the threshold: wake the worker */
+	void	   *slots[OTEL_BUFFER_PUT_MAX];
+	uint32		lens[OTEL_BUFFER_PUT_MAX];
+} OtelBufferReservation;
+
+extern bool otel_buffer_reserve(OtelSignal sig, const uint32 *lens, int n,
+								OtelBufferReservation *res, char **dst);
+extern void otel_buffer_publish(OtelBufferReservation *res);
+
+/*
  * Worker only.  Fill refs[] with up to max complete records from the oldest
  * on, returning how many, and *consumed with the ring position just past the
  * last one, to pass to otel_buffer_release().  max_bytes bounds the sum of

@@ -2279,33 +2279,21 @@ le64_value(uint64 x)
 }
 
 Size
-otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
-					  const char *name, int name_len,
-					  const char *tracestate, int tracestate_len,
-					  const char *status_msg, int status_msg_len,
-					  const OtelPbPart *attrs, int nattrs)
+otel_span_otlp_plan(OtelSpanOtlpPlan *pl, const OtelSpanHeader *h,
+					int name_len, int tracestate_len, int status_msg_len,
+					const OtelPbPart *attrs, int nattrs)
 {
-	OtelRecordHeader rh = {OTEL_REC_SPAN_OTLP, 1, OTEL_REC_FLAG_UTF8};
-	OtelSpanOtlpHeader oh;
-	bool		parent = !id_is_zero(h->parent_span_id);
 	Size		a_len = 0;
 	Size		c_len = 0;
 	Size		st_len = 0;
 	Size		total;
-	char	   *p;
 
-	if (name == NULL || name_len < 0)
-		name_len = 0;
-	if (tracestate == NULL || tracestate_len < 0)
-		tracestate_len = 0;
-	if (status_msg == NULL || status_msg_len < 0)
-		status_msg_len = 0;
-
-	memset(&oh, 0, sizeof(oh));
+	pl->parent = !id_is_zero(h->parent_span_id);
+	pl->name_off = 0;
 	if (name_len > 0)
 	{
-		oh.name_off = (uint8) (1 + vsize(name_len));
-		a_len += oh.name_off + name_len;
+		pl->name_off = (uint8) (1 + vsize(name_len));
+		a_len += pl->name_off + name_len;
 	}
 	if (h->kind != 0)
 		a_len += 1 + vsize(h->kind);
@@ -2321,16 +2309,35 @@ otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
 		c_len += 1 + vsize(st_len) + st_len;
 	if (h->flags != 0)
 		c_len += 2 + 4;
-	total = SPAN_OTLP_FIXED + a_len + SPAN_IDS_TIMES(parent) + c_len;
-	if (total > cap || name_len > PG_UINT16_MAX || c_len > PG_UINT16_MAX ||
-		a_len > PG_UINT32_MAX / 2)
+	total = SPAN_OTLP_FIXED + a_len + SPAN_IDS_TIMES(pl->parent) + c_len;
+	if (name_len > PG_UINT16_MAX || c_len > PG_UINT16_MAX ||
+		total > OTEL_MAX_RECORD_SIZE)
 		return 0;
+	pl->a_len = (uint32) a_len;
+	pl->c_len = (uint16) c_len;
+	pl->st_len = (uint16) st_len;
+	pl->total = total;
+	return total;
+}
 
-	oh.a_len = (uint32) a_len;
-	oh.c_len = (uint16) c_len;
+void
+otel_span_otlp_write(char *dst, const OtelSpanOtlpPlan *pl, const OtelSpanHeader *h,
+					 const char *name, int name_len,
+					 const char *tracestate, int tracestate_len,
+					 const char *status_msg, int status_msg_len,
+					 const OtelPbPart *attrs, int nattrs)
+{
+	OtelRecordHeader rh = {OTEL_REC_SPAN_OTLP, 1, OTEL_REC_FLAG_UTF8};
+	OtelSpanOtlpHeader oh;
+	char	   *p;
+
+	memset(&oh, 0, sizeof(oh));
+	oh.a_len = pl->a_len;
+	oh.c_len = pl->c_len;
 	oh.name_len = (uint16) name_len;
+	oh.name_off = pl->name_off;
 	oh.kind = h->kind;
-	oh.has_parent = parent ? 1 : 0;
+	oh.has_parent = pl->parent ? 1 : 0;
 	memcpy(dst, &rh, sizeof(rh));
 	memcpy(dst + sizeof(rh), &oh, sizeof(oh));
 	p = dst + SPAN_OTLP_FIXED;
@@ -2370,7 +2377,7 @@ otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
 	*p++ = 8;
 	memcpy(p, h->span_id, 8);
 	p += 8;
-	if (parent)
+	if (pl->parent)
 	{
 		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
 		*p++ = 8;
@@ -2383,10 +2390,10 @@ otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
 	p = otel_pb_put_fixed64(p, (uint64) h->end_ns);
 
 	/* C */
-	if (st_len > 0)
+	if (pl->st_len > 0)
 	{
 		*p++ = TAG_LEN(F_SPAN_STATUS);
-		p = put_varint(p, st_len);
+		p = put_varint(p, pl->st_len);
 		if (status_msg_len > 0)
 		{
 			*p++ = TAG_LEN(F_STATUS_MESSAGE);
@@ -2405,8 +2412,7 @@ otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
 		p = otel_pb_put_tag(p, F_SPAN_FLAGS, OTEL_PB_WT_I32);
 		p = otel_pb_put_fixed32(p, h->flags);
 	}
-	Assert((Size) (p - dst) == total);
-	return total;
+	Assert((Size) (p - dst) == pl->total);
 }
 
 /*

@@ -48,10 +48,11 @@ extern char *otel_pb_put_span_kv_ascii(char *p, const char *key, int key_len,
 /*
  * Capture side: a whole span as an OTEL_REC_SPAN_OTLP record (record.h),
  * its attributes given as pre-encoded Span.attributes fields, in UTF8
- * databases only (strings are copied as they are).  Writes into dst and
- * returns the record's length, or 0 (nothing written) when it would not fit
- * in cap or a part is too long for the header: build an OTEL_REC_SPAN then.
- * No allocation, no error.
+ * databases only (strings are copied as they are).  plan sizes it and
+ * returns its length, or 0 when a part is too long for the header or the
+ * record too long for the ring (build an OTEL_REC_SPAN then); write puts
+ * exactly that many bytes at dst, with the same arguments.  No allocation,
+ * no error: write may go straight into a reserved ring slot (buffer.h).
  */
 typedef struct OtelPbPart
 {
@@ -59,11 +60,25 @@ typedef struct OtelPbPart
 	Size		len;
 } OtelPbPart;
 
-extern Size otel_span_otlp_record(char *dst, Size cap, const OtelSpanHeader *h,
-								  const char *name, int name_len,
-								  const char *tracestate, int tracestate_len,
-								  const char *status_msg, int status_msg_len,
-								  const OtelPbPart *attrs, int nattrs);
+typedef struct OtelSpanOtlpPlan
+{
+	Size		total;
+	uint32		a_len;
+	uint16		c_len;
+	uint16		st_len;
+	uint8		name_off;
+	bool		parent;
+} OtelSpanOtlpPlan;
+
+extern Size otel_span_otlp_plan(OtelSpanOtlpPlan *pl, const OtelSpanHeader *h,
+								int name_len, int tracestate_len, int status_msg_len,
+								const OtelPbPart *attrs, int nattrs);
+extern void otel_span_otlp_write(char *dst, const OtelSpanOtlpPlan *pl,
+								 const OtelSpanHeader *h,
+								 const char *name, int name_len,
+								 const char *tracestate, int tracestate_len,
+								 const char *status_msg, int status_msg_len,
+								 const OtelPbPart *attrs, int nattrs);
 
 /*
  * Append an ExportTraceServiceRequest for the spans to out.  When segs is

@@ -1038,45 +1038,107 @@ fill_header(OtelSpanHeader *h, OtelStmt *st, const uint8 *span_id, const uint8 *
 }
 
 /*
- * The record of a span with no attributes of its own, or pre-encoded ones
- * (parts), into buf: in OTLP form in a UTF8 database, else (or when it does
- * not fit that way) as an OTEL_REC_SPAN.  Returns its length, 0 when it did
- * not fit at all.
+ * A span to put: its header, name, trace state and status message, and its
+ * attributes already encoded (parts), or none.
+ */
+typedef struct SpanOut
+{
+	OtelSpanHeader h;
+	const char *name;
+	int			name_len;
+	const char *tracestate;
+	int			tracestate_len;
+	const char *msg;
+	int			msg_len;
+	const OtelPbPart *parts;
+	int			nparts;
+	OtelSpanOtlpPlan plan;
+} SpanOut;
+
+/* a child INTERNAL span of st, planning or execution */
+static void
+child_out(SpanOut *so, OtelStmt *st, const char *name, int name_len,
+		  const uint8 *span_id, int64 start, int64 end, const ErrorData *edata)
+{
+	fill_header(&so->h, st, span_id, st->span_id, start, end, OTEL_SPAN_KIND_INTERNAL);
+	if (edata)
+		so->h.status = OTEL_STATUS_ERROR;
+	so->name = name;
+	so->name_len = name_len;
+	so->tracestate = st->tracestate;
+	so->tracestate_len = st->tracestate_len;
+	so->msg = NULL;
+	so->msg_len = 0;
+	so->parts = NULL;
+	so->nparts = 0;
+}
+
+/*
+ * The record of span so into buf: in OTLP form in a UTF8 database, else (or
+ * when it does not fit that way) as an OTEL_REC_SPAN.  Returns its length, 0
+ * when it did not fit at all.
  */
 static Size
-span_record(char *buf, Size size, const OtelSpanHeader *h, const char *name,
-			const char *tracestate, int tracestate_len,
-			const char *msg, int msg_len, const OtelPbPart *parts, int nparts)
+span_record(char *buf, Size size, SpanOut *so)
 {
 	OtelRecBuf	b;
-	Size		len = 0;
 
 	if (GetDatabaseEncoding() == PG_UTF8)
-		len = otel_span_otlp_record(buf, size, h, name, strlen(name),
-									tracestate, tracestate_len, msg, msg_len,
-									parts, nparts);
-	if (len > 0)
-		return len;
+	{
+		Size		len = otel_span_otlp_plan(&so->plan, &so->h, so->name_len,
+											  so->tracestate_len, so->msg_len,
+											  so->parts, so->nparts);
+
+		if (len > 0 && len <= size)
+		{
+			otel_span_otlp_write(buf, &so->plan, &so->h, so->name, so->name_len,
+								 so->tracestate, so->tracestate_len,
+								 so->msg, so->msg_len, so->parts, so->nparts);
+			return len;
+		}
+	}
 	otel_rec_init(&b, buf, size);
-	otel_span_begin(&b, h, name, strlen(name), tracestate, tracestate_len,
-					msg, msg_len);
-	for (int i = 0; i < nparts; i++)
-		otel_attr_span_pb(&b, parts[i].data, parts[i].len);
+	otel_span_begin(&b, &so->h, so->name, so->name_len,
+					so->tracestate, so->tracestate_len, so->msg, so->msg_len);
+	for (int i = 0; i < so->nparts; i++)
+		otel_attr_span_pb(&b, so->parts[i].data, so->parts[i].len);
 	return otel_span_finish(&b) ? b.len : 0;
 }
 
-/* a child INTERNAL span, planning or execution, built in buf: its length */
-static Size
-build_child(char *buf, Size size, OtelStmt *st, const char *name,
-			const uint8 *span_id, int64 start, int64 end, const ErrorData *edata)
+/*
+ * The usual way: the n spans in OTLP form, written straight into the ring
+ * in one reservation.  false (nothing done) outside UTF8 databases or when
+ * a span cannot take that form; the caller then builds records and copies
+ * them.
+ */
+static bool
+put_direct(SpanOut *so, int n)
 {
-	OtelSpanHeader h;
+	uint32		lens[OTEL_BUFFER_PUT_MAX];
+	char	   *dst[OTEL_BUFFER_PUT_MAX];
+	OtelBufferReservation res;
 
-	fill_header(&h, st, span_id, st->span_id, start, end, OTEL_SPAN_KIND_INTERNAL);
-	if (edata)
-		h.status = OTEL_STATUS_ERROR;
-	return span_record(buf, size, &h, name, st->tracestate, st->tracestate_len,
-					   NULL, 0, NULL, 0);
+	Assert(n <= OTEL_BUFFER_PUT_MAX);
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		lens[i] = (uint32) otel_span_otlp_plan(&so[i].plan, &so[i].h, so[i].name_len,
+											   so[i].tracestate_len, so[i].msg_len,
+											   so[i].parts, so[i].nparts);
+		if (lens[i] == 0)
+			return false;
+	}
+	/* no room: dropped and counted there */
+	if (!otel_buffer_reserve(OTEL_SIGNAL_TRACES, lens, n, &res, dst))
+		return true;
+	/* nothing below can fail: the slots are published right after */
+	for (int i = 0; i < n; i++)
+		otel_span_otlp_write(dst[i], &so[i].plan, &so[i].h, so[i].name, so[i].name_len,
+							 so[i].tracestate, so[i].tracestate_len,
+							 so[i].msg, so[i].msg_len, so[i].parts, so[i].nparts);
+	otel_buffer_publish(&res);
+	return true;
 }
 
 /* a child span on its own, at once */
@@ -1084,13 +1146,15 @@ static void
 emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, int64 end,
 		   const ErrorData *edata)
 {
+	SpanOut		so;
 	OtelRecordRef rec;
 	int			n = 0;
-	Size		len;
 
-	len = build_child(child_scratch[0], sizeof(child_scratch[0]), st, name, span_id,
-					  start, end, edata);
-	rec_ready(child_scratch[0], len, &rec, &n);
+	child_out(&so, st, name, strlen(name), span_id, start, end, edata);
+	if (put_direct(&so, 1))
+		return;
+	rec_ready(child_scratch[0], span_record(child_scratch[0], sizeof(child_scratch[0]), &so),
+			  &rec, &n);
 	put_spans(&rec, n);
 }
 
@@ -1127,7 +1191,9 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	int64		now;
 	OtelRecordRef recs[3];
 	int			nrecs = 0;
-	OtelSpanHeader h;
+	SpanOut		so[3];
+	int			nso = 0;
+	SpanOut    *srv;
 	char		namebuf[NAMEDATALEN * 2 + 64];
 	const char *op;
 	const char *name;
@@ -1136,7 +1202,6 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	char		sqlstate[6] = {0};
 	bool		may_alloc;
 	OtelPbPart	parts[3];
-	Size		len = 0;
 
 	if (!st->sampled)
 	{
@@ -1158,28 +1223,34 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	if (msg)
 		msg_len = pg_mbcliplen(msg, strlen(msg), 1024);
 
+	/* the planning and execution children, then the statement's own span */
 	if (st->plan_pending)
 	{
-		len = build_child(child_scratch[0], sizeof(child_scratch[0]), st, "planning",
-						  st->plan_span_id, st->plan_start_ns, st->plan_end_ns, NULL);
-		rec_ready(child_scratch[0], len, recs, &nrecs);
+		child_out(&so[nso++], st, "planning", 8, st->plan_span_id,
+				  st->plan_start_ns, st->plan_end_ns, NULL);
 		st->plan_pending = false;
 	}
 	if (st->has_exec)
-	{
-		len = build_child(child_scratch[1], sizeof(child_scratch[1]), st, "execution",
-						  st->exec_span_id, st->exec_start_ns, now, edata);
-		rec_ready(child_scratch[1], len, recs, &nrecs);
-	}
+		child_out(&so[nso++], st, "execution", 9, st->exec_span_id,
+				  st->exec_start_ns, now, edata);
 
 	op = st->operation;
 	if ((op == NULL || op[0] == '\0') && st->qi)
 		op = st->qi->operation;
 
-	fill_header(&h, st, st->span_id, st->parent_id, st->start_ns, now,
+	srv = &so[nso];
+	fill_header(&srv->h, st, st->span_id, st->parent_id, st->start_ns, now,
 				st->level == 0 ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_INTERNAL);
-	h.status = msg ? OTEL_STATUS_ERROR : OTEL_STATUS_UNSET;
+	srv->h.status = msg ? OTEL_STATUS_ERROR : OTEL_STATUS_UNSET;
 	name = span_name(st, op, namebuf, sizeof(namebuf));
+	srv->name = name;
+	srv->name_len = strlen(name);
+	srv->tracestate = st->tracestate;
+	srv->tracestate_len = st->tracestate_len;
+	srv->msg = msg;
+	srv->msg_len = msg_len;
+	srv->parts = parts;
+	srv->nparts = 3;
 	parts[2].data = measures;
 	parts[2].len = stmt_measures_pb(measures, st, rows, rows_returned, sqlstate,
 									msg != NULL, now) - measures;
@@ -1187,22 +1258,35 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 
 	/* the usual case: every attribute is already protobuf */
 	if (session_pb(&parts[0]) && query_pb(st, op, may_alloc, &parts[1]))
-		len = span_record(scratch, sizeof(scratch), &h, name,
-						  st->tracestate, st->tracestate_len, msg, msg_len,
-						  parts, 3);
+	{
+		if (put_direct(so, nso + 1))
+		{
+			stmt_free(st);
+			return;
+		}
+	}
+	else
+		srv->parts = NULL;
+
+	/* else build the records and copy them in */
+	for (int i = 0; i < nso; i++)
+		rec_ready(child_scratch[i],
+				  span_record(child_scratch[i], sizeof(child_scratch[i]), &so[i]),
+				  recs, &nrecs);
+	if (srv->parts)
+		rec_ready(scratch, span_record(scratch, sizeof(scratch), srv), recs, &nrecs);
 	else
 	{
 		OtelRecBuf	b;
 
 		otel_rec_init(&b, scratch, sizeof(scratch));
-		otel_span_begin(&b, &h, name, strlen(name),
+		otel_span_begin(&b, &srv->h, name, srv->name_len,
 						st->tracestate, st->tracestate_len, msg, msg_len);
 		session_attrs(&b);
 		query_attrs_write(&b, st->qi, op, st->query_id);
 		otel_attr_span_pb(&b, measures, parts[2].len);
-		len = otel_span_finish(&b) ? b.len : 0;
+		rec_ready(scratch, otel_span_finish(&b) ? b.len : 0, recs, &nrecs);
 	}
-	rec_ready(scratch, len, recs, &nrecs);
 	put_spans(recs, nrecs);
 
 	stmt_free(st);

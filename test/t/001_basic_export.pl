@@ -283,6 +283,41 @@ for my $r (@new)
 ok(scalar(find_spans($rx->spans, text => 'SELECT $1 AS after_reload')) >= 1,
 	'spans arrive at the new endpoint');
 
+# ---- a database that is not UTF8 -------------------------------------------------
+
+# Spans made in a UTF8 database travel in OTLP form (record.h); in any other
+# one they are records whose strings the worker converts.  Both must arrive
+# as valid protobuf, with the same span tree.
+$node->safe_psql('postgres',
+	"CREATE DATABASE latin1db ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+$node->safe_psql('latin1db', "CREATE TABLE \"caf\x{e9}\" (id int)");
+ok(otel_flush($node), 'flush after the LATIN1 set-up');
+$rx->reset;
+$node->safe_psql('latin1db', "SELECT id FROM \"caf\x{e9}\" WHERE id < 3");
+$node->safe_psql('postgres', 'SELECT id FROM orders WHERE id < 3');
+ok(otel_flush($node), 'flush: a LATIN1 and a UTF8 statement');
+{
+	my @l = server_spans($rx->spans, attr => { 'db.namespace' => qr/^latin1db/ });
+	my @u = server_spans($rx->spans, text => 'SELECT id FROM orders WHERE id < $1');
+	is(scalar @l, 1, 'LATIN1 database: its statement span arrives');
+	is(scalar @u, 1, 'UTF8 database: its statement span arrives');
+	if (@l == 1 && @u == 1)
+	{
+		# its LATIN1 byte is not converted but replaced (U+FFFD): valid UTF-8
+		is($l[0]{attributes}{'db.collection.name'}, "caf\x{fffd}",
+			'LATIN1 database: the table name arrives as valid UTF-8');
+		for my $c ([ LATIN1 => $l[0] ], [ UTF8 => $u[0] ])
+		{
+			my @kids = sort map { "$_->{name}/$_->{kindName}" } children_of($rx->spans, $c->[1]);
+			is_deeply(\@kids, [ 'execution/INTERNAL', 'planning/INTERNAL' ],
+				"$c->[0] database: planning and execution children");
+		}
+		is_deeply([ sort grep { !/^(db\.|postgresql\.query_id|postgresql\.shared)/ } keys %{ $l[0]{attributes} } ],
+			[ sort grep { !/^(db\.|postgresql\.query_id|postgresql\.shared)/ } keys %{ $u[0]{attributes} } ],
+			'same session and measure attributes from both forms');
+	}
+}
+
 # ---- the token never reaches the server log ---------------------------------
 
 $node->stop;
