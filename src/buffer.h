@@ -4,10 +4,10 @@
  *		to the export worker.  buffer.c owns the rings.
  *
  *		Producers (any backend, any hook, emit_log_hook included) call
- *		otel_buffer_put(): a spinlock is held only to move the head, the copy
- *		is done without any lock, and a full ring drops the record and counts
- *		it (OTEL_STAT_DROPPED) instead of waiting.  Nothing here can raise an
- *		error or allocate.
+ *		otel_buffer_put() (or reserve, write in place, publish): a spinlock
+ *		is held only to move the head, the copy is done without any lock, and
+ *		a full ring drops the record and counts it (OTEL_STAT_DROPPED)
+ *		instead of waiting.  Nothing here can raise an error or allocate.
  *
  *		The single consumer is the worker: otel_buffer_peek() hands out
  *		pointers straight into the ring (no copy) to records that are

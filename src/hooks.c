@@ -22,13 +22,16 @@
  * nothing.  Per-query-id facts (normalised text, summary, operation,
  * collection) are computed once and cached in backend memory, and so are
  * the span attributes of the session and of each query id, already encoded
- * as protobuf by encode_otlp.h's pure attribute writer (the only thing used
- * from it) so that the worker copies them instead of encoding them per span.
+ * as protobuf by encode_otlp.h's pure capture-side writers (the only things
+ * used from it), so that the worker copies them instead of encoding them.
  *
- * Finished spans are built in static scratch areas and copied once into
- * the traces ring, a statement's planning, execution and own span in one
- * reservation (the planning span waits in the slot until then); nothing on
- * that path allocates, takes a lock across the copy or makes a system call.
+ * In a UTF8 database a statement's finished spans (planning, execution and
+ * its own, in one reservation; the planning span waits in the slot until
+ * then) are written in OTLP form straight into reserved slots of the traces
+ * ring (buffer.h, record.h OTEL_REC_SPAN_OTLP).  Otherwise, or when a span
+ * cannot take that form, they are built as records in static scratch areas
+ * and copied in.  Nothing on that path allocates, takes a lock across the
+ * writing or makes a system call.
  *
  *-------------------------------------------------------------------------
  */
@@ -761,8 +764,8 @@ want_old(void)
 /*
  * The statement's own measurements (nesting level, rows, error, timings,
  * buffer and WAL usage), written as protobuf Span.attributes fields into pb,
- * which has room for STMT_PB_MAX bytes; returns the end.  Pre-encoded like the session's
- * and the query's attributes, so the worker only copies them.
+ * which has room for STMT_PB_MAX bytes; returns the end.  Pre-encoded like
+ * the session's and the query's attributes, so the worker only copies them.
  */
 #define STMT_PB_FIELDS	19		/* nesting, rows, 2 error, 2 times, 13 counters */
 #define STMT_PB_MAX		(STMT_PB_FIELDS * OTEL_PB_SPAN_KV_MAX)
@@ -1153,7 +1156,8 @@ emit_child(OtelStmt *st, const char *name, const uint8 *span_id, int64 start, in
 	child_out(&so, st, name, strlen(name), span_id, start, end, edata);
 	if (put_direct(&so, 1))
 		return;
-	rec_ready(child_scratch[0], span_record(child_scratch[0], sizeof(child_scratch[0]), &so),
+	rec_ready(child_scratch[0],
+			  span_record(child_scratch[0], sizeof(child_scratch[0]), &so),
 			  &rec, &n);
 	put_spans(&rec, n);
 }
