@@ -526,21 +526,6 @@ otel_gzip_delta(const char *in, Size len, const OtelGzipSeg *segs, int nsegs,
 	if (!tables_ready)
 		build_tables();
 
-	/* worth it?  count the bytes that have a reference */
-	for (int i = 0; i < nsegs; i++)
-	{
-		const OtelGzipSeg *sg = &segs[i];
-
-		if (sg->off + (Size) sg->len > len ||
-			(i > 0 && sg->off < segs[i - 1].off + segs[i - 1].len) ||
-			(Size) sg->ref + sg->ref_len > sg->off)
-			return false;		/* the caller's bug; compress it another way */
-		if (piece_usable(sg))
-			covered += sg->len;
-	}
-	if (covered < len / 2)
-		return false;
-
 	/*
 	 * Worst case: every byte a 9-bit literal, plus the gzip header (10) and
 	 * trailer (8), the block header and end code, and the bit writer's
@@ -559,18 +544,31 @@ otel_gzip_delta(const char *in, Size len, const OtelGzipSeg *segs, int nsegs,
 	w.n = 0;
 	put_bits(&w, 1 | (1 << 1), 3);	/* BFINAL, BTYPE=01 fixed Huffman */
 
+	/*
+	 * The pieces are checked as they are coded: out->len moves only at the
+	 * end, so giving up on the way leaves out as it was.
+	 */
 	pos = 0;
 	for (int i = 0; i < nsegs; i++)
 	{
 		const OtelGzipSeg *sg = &segs[i];
 
+		if (unlikely(sg->off + (Size) sg->len > len ||
+					 (Size) sg->ref + sg->ref_len > sg->off))
+			return false;		/* the caller's bug; compress it another way */
 		if (!piece_usable(sg))
 			continue;			/* its bytes go out as literals */
+		if (unlikely(sg->off < pos))
+			return false;		/* out of order or overlapping: the same */
+		covered += sg->len;
 		put_literals(&w, (const uint8 *) in + pos, sg->off - pos);
 		code_piece(&w, (const uint8 *) in + sg->off, sg->len,
 				   (const uint8 *) in + sg->ref, sg->ref_len);
 		pos = sg->off + sg->len;
 	}
+	/* worth it?  too few bytes had a reference */
+	if (covered < len / 2)
+		return false;
 	put_literals(&w, (const uint8 *) in + pos, len - pos);
 	put_bits(&w, 0, 7);			/* end of block: symbol 256 is seven zeros */
 	flush_bits(&w);
