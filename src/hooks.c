@@ -740,13 +740,32 @@ stmt_free(OtelStmt *st)
 /*
  * Add what this backend's buffer and WAL counters did since the snapshot to
  * the statement (like an Instrumentation node, without its clock: the spans
- * have their own timings).
+ * have their own timings).  Only the counters the spans report: the I/O
+ * timings of BufferUsageAccumDiff() stay zero.  Not inline: the callers'
+ * snapshots are taken only for sampled statements, which the compiler cannot
+ * follow through their PG_TRY blocks.
  */
-static inline void
+static pg_noinline void
 usage_since(OtelStmt *st, const BufferUsage *bu0, const WalUsage *wu0)
 {
-	BufferUsageAccumDiff(&st->bufusage, &pgBufferUsage, bu0);
-	WalUsageAccumDiff(&st->walusage, &pgWalUsage, wu0);
+	BufferUsage *d = &st->bufusage;
+	const BufferUsage *b = &pgBufferUsage;
+
+#define USAGE_ADD(f) (d->f += b->f - bu0->f)
+	USAGE_ADD(shared_blks_hit);
+	USAGE_ADD(shared_blks_read);
+	USAGE_ADD(shared_blks_dirtied);
+	USAGE_ADD(shared_blks_written);
+	USAGE_ADD(local_blks_hit);
+	USAGE_ADD(local_blks_read);
+	USAGE_ADD(local_blks_dirtied);
+	USAGE_ADD(local_blks_written);
+	USAGE_ADD(temp_blks_read);
+	USAGE_ADD(temp_blks_written);
+#undef USAGE_ADD
+	st->walusage.wal_records += pgWalUsage.wal_records - wu0->wal_records;
+	st->walusage.wal_fpi += pgWalUsage.wal_fpi - wu0->wal_fpi;
+	st->walusage.wal_bytes += pgWalUsage.wal_bytes - wu0->wal_bytes;
 }
 
 static inline bool
