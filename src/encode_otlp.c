@@ -774,6 +774,32 @@ pb_has_status(const OtelSpanView *v)
 	return v->h.status != OTEL_STATUS_UNSET || v->h.status_msg_len > 0;
 }
 
+/*
+ * The trace id, the span id and, when there is one, the parent, each with
+ * its tag and length: 28 or 38 bytes, in the order every span body has them
+ * (record.h OTEL_REC_SPAN_OTLP).
+ */
+static inline char *
+pb_put_ids(char *p, const OtelSpanHeader *h)
+{
+	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
+	*p++ = (char) sizeof(h->trace_id);
+	memcpy(p, h->trace_id, sizeof(h->trace_id));
+	p += sizeof(h->trace_id);
+	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
+	*p++ = (char) sizeof(h->span_id);
+	memcpy(p, h->span_id, sizeof(h->span_id));
+	p += sizeof(h->span_id);
+	if (!id_is_zero(h->parent_span_id))
+	{
+		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
+		*p++ = (char) sizeof(h->parent_span_id);
+		memcpy(p, h->parent_span_id, sizeof(h->parent_span_id));
+		p += sizeof(h->parent_span_id);
+	}
+	return p;
+}
+
 /* Size of the Span message body. */
 static Size
 pb_span_size(const OtelSpanView *v, bool *dirty)
@@ -877,25 +903,13 @@ pb_put_span(char *p, const OtelSpanView *v, bool clean, const char *base,
 		lay->trace_id = (uint32) (p + 2 - base);
 	}
 
-	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
-	*p++ = (char) sizeof(v->h.trace_id);
-	memcpy(p, v->h.trace_id, sizeof(v->h.trace_id));
-	p += sizeof(v->h.trace_id);
-	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
-	*p++ = (char) sizeof(v->h.span_id);
 	if (lay)
-		lay->span_id = (uint32) (p - base);
-	memcpy(p, v->h.span_id, sizeof(v->h.span_id));
-	p += sizeof(v->h.span_id);
-	if (!id_is_zero(v->h.parent_span_id))
 	{
-		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
-		*p++ = (char) sizeof(v->h.parent_span_id);
-		if (lay)
-			lay->parent_id = (uint32) (p - base);
-		memcpy(p, v->h.parent_span_id, sizeof(v->h.parent_span_id));
-		p += sizeof(v->h.parent_span_id);
+		lay->span_id = lay->trace_id + 18;
+		if (!id_is_zero(v->h.parent_span_id))
+			lay->parent_id = lay->trace_id + 28;
 	}
+	p = pb_put_ids(p, &v->h);
 	if (v->h.start_ns != 0)
 	{
 		*p++ = TAG_I64(F_SPAN_START);
@@ -2369,21 +2383,7 @@ otel_span_otlp_write(char *dst, const OtelSpanOtlpPlan *pl, const OtelSpanHeader
 	}
 
 	/* ids and times */
-	*p++ = TAG_LEN(F_SPAN_TRACE_ID);
-	*p++ = 16;
-	memcpy(p, h->trace_id, 16);
-	p += 16;
-	*p++ = TAG_LEN(F_SPAN_SPAN_ID);
-	*p++ = 8;
-	memcpy(p, h->span_id, 8);
-	p += 8;
-	if (pl->parent)
-	{
-		*p++ = TAG_LEN(F_SPAN_PARENT_SPAN_ID);
-		*p++ = 8;
-		memcpy(p, h->parent_span_id, 8);
-		p += 8;
-	}
+	p = pb_put_ids(p, h);
 	*p++ = TAG_I64(F_SPAN_START);
 	p = otel_pb_put_fixed64(p, (uint64) h->start_ns);
 	*p++ = TAG_I64(F_SPAN_END);

@@ -1096,34 +1096,33 @@ child_out(SpanOut *so, OtelStmt *st, const char *name, int name_len,
 }
 
 /*
- * The record of span so into buf: in OTLP form in a UTF8 database, else (or
- * when it does not fit that way) as an OTEL_REC_SPAN.  Returns its length, 0
- * when it did not fit at all.
+ * The OTEL_REC_SPAN record of span so into b over buf: its header and
+ * strings; attributes follow, then otel_span_finish().
+ */
+static void
+span_rec_begin(OtelRecBuf *b, char *buf, Size size, const SpanOut *so)
+{
+	otel_rec_init(b, buf, size);
+	otel_span_begin(b, &so->h, so->name, so->name_len,
+					so->tracestate, so->tracestate_len, so->msg, so->msg_len);
+}
+
+/*
+ * The OTEL_REC_SPAN record of span so, its parts as SPAN_PB entries, into
+ * buf, when put_direct() could not take it: its length, 0 when it did not
+ * fit.
  */
 static Size
-span_record(char *buf, Size size, SpanOut *so)
+span_record(char *buf, Size size, const SpanOut *so)
 {
 	OtelRecBuf	b;
 
-	if (GetDatabaseEncoding() == PG_UTF8)
-	{
-		Size		len = otel_span_otlp_plan(&so->plan, &so->h, so->name_len,
-											  so->tracestate_len, so->msg_len,
-											  so->parts, so->nparts);
-
-		if (len > 0 && len <= size)
-		{
-			otel_span_otlp_write(buf, &so->plan, &so->h, so->name, so->name_len,
-								 so->tracestate, so->tracestate_len,
-								 so->msg, so->msg_len, so->parts, so->nparts);
-			return len;
-		}
-	}
-	otel_rec_init(&b, buf, size);
-	otel_span_begin(&b, &so->h, so->name, so->name_len,
-					so->tracestate, so->tracestate_len, so->msg, so->msg_len);
+	span_rec_begin(&b, buf, size, so);
 	for (int i = 0; i < so->nparts; i++)
-		otel_attr_span_pb(&b, so->parts[i].data, so->parts[i].len);
+	{
+		if (so->parts[i].len > 0)
+			otel_attr_span_pb(&b, so->parts[i].data, so->parts[i].len);
+	}
 	return otel_span_finish(&b) ? b.len : 0;
 }
 
@@ -1224,6 +1223,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	int			msg_len = 0;
 	char		sqlstate[6] = {0};
 	bool		may_alloc;
+	bool		pb_attrs;
 	OtelPbPart	parts[3];
 
 	if (!st->sampled)
@@ -1280,34 +1280,29 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	may_alloc = edata == NULL && abort_msg == NULL && !in_emit_log;
 
 	/* the usual case: every attribute is already protobuf */
-	if (session_pb(&parts[0]) && query_pb(st, op, may_alloc, &parts[1]))
+	pb_attrs = session_pb(&parts[0]) && query_pb(st, op, may_alloc, &parts[1]);
+	if (pb_attrs && put_direct(so, nso + 1))
 	{
-		if (put_direct(so, nso + 1))
-		{
-			stmt_free(st);
-			return;
-		}
+		stmt_free(st);
+		return;
 	}
-	else
-		srv->parts = NULL;
 
 	/* else build the records and copy them in */
 	for (int i = 0; i < nso; i++)
 		rec_ready(child_scratch[i],
 				  span_record(child_scratch[i], sizeof(child_scratch[i]), &so[i]),
 				  recs, &nrecs);
-	if (srv->parts)
+	if (pb_attrs)
 		rec_ready(scratch, span_record(scratch, sizeof(scratch), srv), recs, &nrecs);
 	else
 	{
 		OtelRecBuf	b;
 
-		otel_rec_init(&b, scratch, sizeof(scratch));
-		otel_span_begin(&b, &srv->h, name, srv->name_len,
-						st->tracestate, st->tracestate_len, msg, msg_len);
+		span_rec_begin(&b, scratch, sizeof(scratch), srv);
 		session_attrs(&b);
 		query_attrs_write(&b, st->qi, op, st->query_id);
-		otel_attr_span_pb(&b, measures, parts[2].len);
+		if (parts[2].len > 0)
+			otel_attr_span_pb(&b, measures, parts[2].len);
 		rec_ready(scratch, otel_span_finish(&b) ? b.len : 0, recs, &nrecs);
 	}
 	put_spans(recs, nrecs);
