@@ -42,6 +42,9 @@
 #define MIN_MATCH		4		/* shorter ones cost as much as literals */
 #define MAX_MATCH		258
 
+/* a literal's code length in the fixed Huffman code (RFC 1951 3.2.6) */
+#define LIT_LEN(c)		lit_len[(c)]
+
 /* fixed-Huffman codes, bit-reversed for LSB-first output */
 typedef struct Code
 {
@@ -49,8 +52,8 @@ typedef struct Code
 	uint32		nbits;
 } Code;
 
-static Code lit_code[256];
-static uint32 lit_packed[256];	/* bits | nbits << 16 */
+static uint16 lit_bits[256];	/* a literal's code */
+static uint8 lit_len[256];		/* and its length: 8 or 9 */
 static Code len_code[MAX_MATCH + 1];	/* symbol and extra bits, by length */
 static uint8 dist_sym_small[257];	/* distance symbol for distances 1..256 */
 static uint8 dist_sym_large[256];	/* for 257..32768, by (d - 1) >> 7 */
@@ -105,8 +108,10 @@ build_tables(void)
 
 	for (int s = 0; s < 256; s++)
 	{
-		lit_code[s] = fixed_litlen(s);
-		lit_packed[s] = lit_code[s].bits | (lit_code[s].nbits << 16);
+		Code		c = fixed_litlen(s);
+
+		lit_bits[s] = (uint16) c.bits;
+		lit_len[s] = (uint8) c.nbits;
 	}
 
 	for (int i = 0; i < 29; i++)
@@ -222,29 +227,45 @@ flush_bits(BitWriter *w)
 /* one literal: its code is at most 9 bits */
 #define BW_LIT(c) \
 	do { \
-		uint32		e_ = lit_packed[(c)]; \
-		bw_buf |= (uint64) (e_ & 0xFFFF) << bw_n; \
-		bw_n += e_ >> 16; \
+		uint32		c_ = (c); \
+		bw_buf |= (uint64) lit_bits[c_] << bw_n; \
+		bw_n += LIT_LEN(c_); \
 	} while (0)
 
 /*
- * n literals.  Whole bytes are flushed once 46 bits wait, checked every
- * second literal: two codes add at most 18 bits.
+ * n literals, six at a time: their codes are put together first (at most
+ * 54 bits) and go into the bit buffer in one step, after whole bytes have
+ * left it (7 bits or fewer waiting).
  */
 #define BW_LITERALS(s, n) \
 	do { \
 		const uint8 *s_ = (s); \
 		const uint8 *e_ = s_ + (n); \
-		while (s_ + 2 <= e_) \
+		while (s_ + 6 <= e_) \
 		{ \
-			BW_LIT(s_[0]); \
-			BW_LIT(s_[1]); \
-			s_ += 2; \
-			if (bw_n >= 46) \
-				BW_FLUSH(); \
+			uint32		l0_ = LIT_LEN(s_[0]), l1_ = LIT_LEN(s_[1]); \
+			uint32		l2_ = LIT_LEN(s_[2]), l3_ = LIT_LEN(s_[3]); \
+			uint32		l4_ = LIT_LEN(s_[4]); \
+			uint64		a_ = lit_bits[s_[0]] | ((uint64) lit_bits[s_[1]] << l0_); \
+			uint64		b_ = lit_bits[s_[2]] | ((uint64) lit_bits[s_[3]] << l2_); \
+			uint64		c_ = lit_bits[s_[4]] | ((uint64) lit_bits[s_[5]] << l4_); \
+			uint32		la_ = l0_ + l1_; \
+			uint32		lb_ = l2_ + l3_; \
+			\
+			a_ |= b_ << la_; \
+			a_ |= c_ << (la_ + lb_); \
+			BW_FLUSH(); \
+			bw_buf |= a_ << bw_n; \
+			bw_n += la_ + lb_ + l4_ + LIT_LEN(s_[5]); \
+			s_ += 6; \
 		} \
 		if (s_ < e_) \
-			BW_LIT(s_[0]); \
+		{ \
+			/* up to five: 45 bits on top of 7 */ \
+			BW_FLUSH(); \
+			while (s_ < e_) \
+				BW_LIT(*s_++); \
+		} \
 		if (bw_n >= 32) \
 			BW_FLUSH(); \
 	} while (0)
