@@ -7,8 +7,10 @@ pgbench -S (select-only) against one throwaway cluster, in configurations
   0.1   preloaded, sample rate 0.1
   1     preloaded, sample rate 1
 all exporting with default settings (gzip, batch size, interval) to a local
-sink that counts and discards.  Runs are interleaved (the order rotates each
-round) and medians are reported.  For each run: TPS, and the server's CPU
+sink that counts and discards.  Every configuration runs between two
+baseline runs (the order rotates each round), and is compared with them:
+the median of those paired ratios is the verdict; plain medians are
+reported too.  For each run: TPS, and the server's CPU
 time per transaction, from /proc: utime+stime (+ reaped children's cutime+
 cstime) of the postmaster and every live child process (backends, the export
 worker, auxiliary processes), read before and after the run.
@@ -361,6 +363,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    ap.add_argument("--no-bracket", dest="bracket", action="store_false",
+                    help="run each configuration once per round, in rotating order, and pair it "
+                         "with the round's one baseline run (instead of a baseline run before and "
+                         "after every configuration)")
     ap.add_argument("--callgrind", type=int, default=0, metavar="N",
                     help="instead of timed runs: count instructions with valgrind's callgrind "
                          "over N transactions of one client, per configuration")
@@ -415,66 +421,65 @@ def main():
         bench_args = ["-S", "-n", "-M", args.protocol, "-c", str(args.clients),
                       "-j", str(args.clients)]
         ext_created = False
-        for rnd in range(args.rounds):
-            order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
-            for cfg in order:
-                cl.set_variant(variant_conf(cfg, sink_url, extra))
-                if libdir and cfg != "none":
-                    install_lib(variant_lib(cfg) or installed_lib, libdir)
-                cl.start()
-                try:
-                    pm = cl.postmaster_pid()
-                    # the long-lived children: auxiliary processes and workers
-                    wait_backends_gone(cl)
-                    time.sleep(1)
-                    stable = set(children(pm))
-                    if cfg != "none" and not ext_created:
-                        cl.psql("CREATE EXTENSION IF NOT EXISTS otel_aliyun")
-                        ext_created = True
-                    cl.psql("SELECT pg_prewarm('pgbench_accounts'), pg_prewarm('pgbench_accounts_pkey'),"
-                            " pg_prewarm('pgbench_branches'), pg_prewarm('pgbench_tellers')")
-                    if args.warmup > 0:
-                        cl.pgbench(bench_args + ["-T", str(args.warmup)])
-                    if cfg != "none":
-                        cl.psql("SELECT otel_aliyun.flush(60000)")
-                        cl.psql("SELECT otel_aliyun.stats_reset()")
-                    sink_get(sink_port, "/_reset", post=True)
-                    wait_backends_gone(cl)
-                    wait_children(pm, stable)
-                    wpid = exporter_pid(pm)
-                    sink_cpu0 = proc_ticks(sink.pid)[0]
-                    cpu0 = server_cpu_seconds(pm)
-                    wcpu0 = proc_ticks(wpid)[0] if wpid else 0
-                    out = cl.pgbench(bench_args + ["-T", str(args.duration)]).stdout
-                    if cfg != "none":
-                        # what the run produced is exported before the clock stops
-                        flushed = cl.psql("SELECT otel_aliyun.flush(60000)")
-                    wait_children(pm, stable)
-                    cpu1 = server_cpu_seconds(pm)
-                    wcpu1 = proc_ticks(wpid)[0] if wpid else 0
-                    sink_cpu1 = proc_ticks(sink.pid)[0]
-                    tps, ntx = parse_pgbench(out)
-                    r = {"round": rnd + 1, "config": cfg, "tps": tps, "transactions": ntx,
-                         "cpu_s": cpu1 - cpu0,
-                         "cpu_us_per_tx": (cpu1 - cpu0) / ntx * 1e6,
-                         "worker_us_per_tx": (wcpu1 - wcpu0) / CLK_TCK / ntx * 1e6,
-                         "sink_cpu_s": (sink_cpu1 - sink_cpu0) / CLK_TCK}
-                    if cfg != "none":
-                        st = json.loads(cl.psql(
-                            "SELECT row_to_json(s) FROM otel_aliyun.stats s WHERE signal = 'traces'"))
-                        r.update({"flushed": flushed == "t",
-                                  "produced": st["produced"], "sampled_out": st["sampled_out"],
-                                  "exported": st["exported"], "dropped": st["dropped"],
-                                  "failed": st["failed"], "bytes_sent": st["bytes_sent"],
-                                  "requests": st["requests"]})
-                    r["sink"] = sink_get(sink_port)
-                    results.append(r)
-                    log("round %d %-5s tps %.0f  cpu %.1f us/tx%s" % (
-                        rnd + 1, cfg, tps, r["cpu_us_per_tx"],
-                        "" if cfg == "none" else "  produced %d exported %d dropped %d failed %d" % (
-                            r["produced"], r["exported"], r["dropped"], r["failed"])))
-                finally:
-                    cl.stop()
+        for rnd, cfg in run_order(configs, args.rounds, args.bracket):
+            cl.set_variant(variant_conf(cfg, sink_url, extra))
+            if libdir and cfg != "none":
+                install_lib(variant_lib(cfg) or installed_lib, libdir)
+            cl.start()
+            try:
+                pm = cl.postmaster_pid()
+                # the long-lived children: auxiliary processes and workers
+                wait_backends_gone(cl)
+                time.sleep(1)
+                stable = set(children(pm))
+                if cfg != "none" and not ext_created:
+                    cl.psql("CREATE EXTENSION IF NOT EXISTS otel_aliyun")
+                    ext_created = True
+                cl.psql("SELECT pg_prewarm('pgbench_accounts'), pg_prewarm('pgbench_accounts_pkey'),"
+                        " pg_prewarm('pgbench_branches'), pg_prewarm('pgbench_tellers')")
+                if args.warmup > 0:
+                    cl.pgbench(bench_args + ["-T", str(args.warmup)])
+                if cfg != "none":
+                    cl.psql("SELECT otel_aliyun.flush(60000)")
+                    cl.psql("SELECT otel_aliyun.stats_reset()")
+                sink_get(sink_port, "/_reset", post=True)
+                wait_backends_gone(cl)
+                wait_children(pm, stable)
+                wpid = exporter_pid(pm)
+                sink_cpu0 = proc_ticks(sink.pid)[0]
+                cpu0 = server_cpu_seconds(pm)
+                wcpu0 = proc_ticks(wpid)[0] if wpid else 0
+                out = cl.pgbench(bench_args + ["-T", str(args.duration)]).stdout
+                if cfg != "none":
+                    # what the run produced is exported before the clock stops
+                    flushed = cl.psql("SELECT otel_aliyun.flush(60000)")
+                wait_children(pm, stable)
+                cpu1 = server_cpu_seconds(pm)
+                wcpu1 = proc_ticks(wpid)[0] if wpid else 0
+                sink_cpu1 = proc_ticks(sink.pid)[0]
+                tps, ntx = parse_pgbench(out)
+                r = {"round": rnd + 1, "seq": len(results), "config": cfg, "tps": tps,
+                     "transactions": ntx,
+                     "cpu_s": cpu1 - cpu0,
+                     "cpu_us_per_tx": (cpu1 - cpu0) / ntx * 1e6,
+                     "worker_us_per_tx": (wcpu1 - wcpu0) / CLK_TCK / ntx * 1e6,
+                     "sink_cpu_s": (sink_cpu1 - sink_cpu0) / CLK_TCK}
+                if cfg != "none":
+                    st = json.loads(cl.psql(
+                        "SELECT row_to_json(s) FROM otel_aliyun.stats s WHERE signal = 'traces'"))
+                    r.update({"flushed": flushed == "t",
+                              "produced": st["produced"], "sampled_out": st["sampled_out"],
+                              "exported": st["exported"], "dropped": st["dropped"],
+                              "failed": st["failed"], "bytes_sent": st["bytes_sent"],
+                              "requests": st["requests"]})
+                r["sink"] = sink_get(sink_port)
+                results.append(r)
+                log("round %d %-5s tps %.0f  cpu %.1f us/tx%s" % (
+                    rnd + 1, cfg, tps, r["cpu_us_per_tx"],
+                    "" if cfg == "none" else "  produced %d exported %d dropped %d failed %d" % (
+                        r["produced"], r["exported"], r["dropped"], r["failed"])))
+            finally:
+                cl.stop()
     finally:
         cl.stop()
         if libdir:
@@ -490,6 +495,47 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
     report(args, configs, results)
+
+
+def run_order(configs, rounds, bracket):
+    """(round, config) in the order they run.  Bracketed (the default, when
+    there is a baseline): every other configuration runs between two
+    baseline runs, so that each is compared with the machine as it was right
+    around it; the order of the others rotates each round.  Otherwise each
+    round runs every configuration once, in rotating order."""
+    others = [c for c in configs if c != "none"]
+    if not bracket or "none" not in configs or not others:
+        for rnd in range(rounds):
+            for cfg in configs[rnd % len(configs):] + configs[:rnd % len(configs)]:
+                yield rnd, cfg
+        return
+    for rnd in range(rounds):
+        for cfg in others[rnd % len(others):] + others[:rnd % len(others)]:
+            yield rnd, "none"
+            yield rnd, cfg
+    yield rounds - 1, "none"
+
+
+def paired_ratios(results, cfg):
+    """Each run of cfg against the baseline next to it in time: the mean of
+    the baseline runs just before and just after it (one of them at either
+    end), else the baseline of its round.  Lists of TPS and CPU ratios."""
+    base = [x for x in results if x["config"] == "none"]
+    tr, cr = [], []
+    for r in results:
+        if r["config"] != cfg:
+            continue
+        before = [b for b in base if b["seq"] < r["seq"]]
+        after = [b for b in base if b["seq"] > r["seq"]]
+        near = ([before[-1]] if before and r["seq"] - before[-1]["seq"] == 1 else []) + \
+            ([after[0]] if after and after[0]["seq"] - r["seq"] == 1 else [])
+        if not near:
+            near = [b for b in base if b["round"] == r["round"]][:1]
+        if not near:
+            continue
+        tr.append(r["tps"] / statistics.mean(b["tps"] for b in near))
+        cr.append(r["cpu_us_per_tx"] / statistics.mean(b["cpu_us_per_tx"] for b in near))
+    return tr, cr
 
 
 def report(args, configs, results):
@@ -508,19 +554,13 @@ def report(args, configs, results):
                     "failed": sum(r.get("failed", 0) for r in rs),
                     "runs": len(rs)}
     base = med.get("none")
-    # the same ratios taken within each round first (each round runs every
-    # configuration back to back), which cancels the machine's drift
-    # between rounds; median over rounds
+    # the same ratios taken run by run against the baseline next to it in
+    # time, which cancels the machine's drift (on shared machines it moves by
+    # tens of percent within minutes); median over the runs.  The verdict
+    # goes by these.
     paired = {}
     for cfg in configs:
-        tr, cr = [], []
-        for r in results:
-            if r["config"] != cfg:
-                continue
-            b = [x for x in results if x["config"] == "none" and x["round"] == r["round"]]
-            if b:
-                tr.append(r["tps"] / b[0]["tps"])
-                cr.append(r["cpu_us_per_tx"] / b[0]["cpu_us_per_tx"])
+        tr, cr = paired_ratios(results, cfg)
         if tr:
             paired[cfg] = (statistics.median(tr), statistics.median(cr))
     lines = []
@@ -543,7 +583,8 @@ def report(args, configs, results):
         tgt = TARGETS.get(cfg)
         verdict = ""
         if tgt and base:
-            ok = tr >= tgt[0] and cr <= tgt[1]
+            ptr, pcr = paired.get(cfg, (tr, cr))
+            ok = ptr >= tgt[0] and pcr <= tgt[1]
             if cfg == "1":
                 ok = ok and m["dropped"] == 0 and m["failed"] == 0 and m["exported"] == m["produced"]
             verdict = "%.2f %.2f %s" % (tgt[0], tgt[1], "met" if ok else "MISSED")
@@ -555,8 +596,9 @@ def report(args, configs, results):
             "-" if cfg == "none" else m["produced"], "-" if cfg == "none" else m["exported"],
             "-" if cfg == "none" else m["dropped"], "-" if cfg == "none" else m["failed"], verdict))
     lines.append("")
-    lines.append("paired: TPS/base and CPU/base of each round (configurations run back to back), median")
-    lines.append("medians over rounds; CPU us/tx counts the postmaster and all its children, worker is")
+    lines.append("paired: TPS/base and CPU/base of each run against the baseline runs just before and")
+    lines.append("after it, median over the runs (the verdict goes by these); TPS/base and CPU/base:")
+    lines.append("medians over all runs; CPU us/tx counts the postmaster and all its children, worker is")
     lines.append("the exporter's share of it, sink the local receiver's CPU us/tx (not server CPU,")
     lines.append("but it shares the machine); produced/exported/dropped/failed are spans summed over runs")
     lines.append("per run:")
