@@ -250,12 +250,17 @@ def parse_pgbench(out):
     return float(tps.group(1)), int(ntx.group(1))
 
 
-def callgrind_total(path):
+CACHE_EVENTS = ["Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw"]
+
+
+def callgrind_counts(path):
+    """The events of one callgrind output file: Ir alone, or with
+    --cache-sim=yes the nine of CACHE_EVENTS, as a list."""
     with open(path, "rb") as f:
         for line in f:
             if line.startswith(b"summary:") or line.startswith(b"totals:"):
-                return int(line.split()[1])
-    return 0
+                return [int(x) for x in line.split()[1:]]
+    return [0]
 
 
 def callgrind_runs(args, cl, configs, sink_url, extra, work, libdir=None, installed_lib=None):
@@ -287,6 +292,7 @@ def callgrind_runs(args, cl, configs, sink_url, extra, work, libdir=None, instal
             os.chown(out, pw.pw_uid, pw.pw_gid)
         pm = subprocess.Popen(cl.as_user + [
             "valgrind", "--tool=callgrind", "--trace-children=yes",
+            "--cache-sim=%s" % ("yes" if args.cache_sim else "no"),
             "--callgrind-out-file=%s/cg.%%p" % out,
             os.path.join(args.pgbin, "postgres"), "-D", cl.data],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -307,28 +313,57 @@ def callgrind_runs(args, cl, configs, sink_url, extra, work, libdir=None, instal
         finally:
             cl.stop()
             pm.wait()
-        counts = {}
+        events = {}
         for name in os.listdir(out):
             path = os.path.join(out, name)
-            counts[int(name.split(".")[1])] = callgrind_total(path)
+            events[int(name.split(".")[1])] = callgrind_counts(path)
             with open(path, "rb") as f:
                 # the export worker's process is the one that ran its main
                 if b" otel_worker_main\n" in f.read():
                     worker = name.split(".")[1]
-        inherited = min(v for p, v in counts.items() if p != pm_pid)
-        backend = max(v for p, v in counts.items() if p != pm_pid) - inherited
+        counts = {p: v[0] for p, v in events.items()}
+        children = [p for p in counts if p != pm_pid]
+        inh_pid = min(children, key=lambda p: counts[p])
+        back_pid = max(children, key=lambda p: counts[p])
+        inherited = counts[inh_pid]
+        backend = counts[back_pid] - inherited
         w = counts.get(int(worker), inherited) - inherited if worker else 0
         server = sum(v - inherited for p, v in counts.items() if p != pm_pid) + counts[pm_pid]
         n = args.callgrind
         both = backend + w
         res[cfg] = {"backend": backend / n, "worker": w / n, "both": both / n,
                     "others": (server - both) / n}
+        if args.cache_sim:
+            # misses per transaction, each process less what it inherited
+            def per_tx(pid):
+                return {e: (a - b) / n for e, a, b in
+                        zip(CACHE_EVENTS, events[pid], events[inh_pid])}
+            res[cfg]["backend_events"] = per_tx(back_pid)
+            res[cfg]["worker_events"] = per_tx(int(worker)) if worker else {}
         if cfg == "none":
             base = both / n
         log("callgrind %-5s backend %.0f  worker %.0f instructions/tx" % (cfg, backend / n, w / n))
         lines.append("%-10s %12.0f %12.0f %12.0f %10s %12.0f" % (
             cfg, backend / n, w / n, both / n,
             "%.3f" % (both / n / base) if base else "-", (server - both) / n))
+    if args.cache_sim:
+        lines.append("")
+        lines.append("simulated cache misses per transaction (valgrind --cache-sim=yes: first-level")
+        lines.append("instruction and data caches of this machine's geometry; d- are differences")
+        lines.append("from the configuration without the extension):")
+        lines.append("%-10s %-8s %8s %8s %8s %8s %8s %8s" % (
+            "config", "process", "I1mr", "D1mr", "D1mw", "dI1mr", "dD1mr", "dD1mw"))
+        base_ev = res.get("none", {}).get("backend_events")
+        for cfg in configs:
+            for proc in ("backend", "worker"):
+                ev = res[cfg].get(proc + "_events")
+                if not ev:
+                    continue
+                ref = base_ev if proc == "backend" and base_ev else None
+                lines.append("%-10s %-8s %8.0f %8.0f %8.0f %8s %8s %8s" % (
+                    cfg, proc, ev["I1mr"], ev["D1mr"], ev["D1mw"],
+                    *(("%+.0f" % (ev[e] - ref[e])) if ref else "-"
+                      for e in ("I1mr", "D1mr", "D1mw"))))
     lines.append("")
     lines.append("instructions per transaction.  backend: the pgbench connection's process;")
     lines.append("worker: the otel_aliyun exporter; others: the postmaster and its other children")
@@ -370,6 +405,9 @@ def main():
     ap.add_argument("--callgrind", type=int, default=0, metavar="N",
                     help="instead of timed runs: count instructions with valgrind's callgrind "
                          "over N transactions of one client, per configuration")
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="with --callgrind: also simulate the caches and report first-level "
+                         "instruction and data cache misses per transaction")
     args = ap.parse_args()
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]

@@ -9,7 +9,8 @@
 #                [--protocol simple|extended|prepared] [--tcp] [--keep]
 #   bench/run.sh --callgrind 20000 [--configs ...]
 #       instructions per transaction under valgrind instead of timings: slow,
-#       but steady where the timings move with whatever else the machine runs
+#       but steady where the timings move with whatever else the machine runs;
+#       --cache-sim adds simulated first-level cache misses per transaction
 #
 # Builds and installs the extension first (BUILD=0 skips that).  Runs as
 # root (the cluster then belongs to the postgres user) or as any user who
