@@ -16,6 +16,15 @@ OBJS = $(SRC_OBJS) $(PROTO_C:.c=.o)
 PG_CPPFLAGS = -Isrc -Igen
 SHLIB_LINK = -lprotobuf-c -lcurl -ldeflate -lz -llz4 -lsnappy -lcrypto
 
+# Calls between our own files bind inside the library (-Bsymbolic-functions:
+# no PLT stub, no GOT load, and no server symbol of the same name can step
+# in), and calls out go straight through the GOT (-fno-plt; Debian links with
+# -z now, so it is filled at load).  On the hooks' path that is some 40 fewer
+# instruction cache misses per traced statement (bench/run.sh --callgrind
+# --cache-sim): the path is short and runs cold, so the misses are its cost.
+PG_CFLAGS = -fno-plt
+SHLIB_LINK += -Wl,-Bsymbolic-functions
+
 # pg_regress needs the library preloaded: it runs its own temporary instance.
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/otel_aliyun--%,$(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
