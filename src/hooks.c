@@ -1780,10 +1780,27 @@ otel_ExecutorFinish(QueryDesc *qd)
 {
 	int			level = nesting_level;
 	int			saved = -1;
-	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+	OtelStmt   *st;
 	BufferUsage bu0;
 	WalUsage	wu0;
 
+	/*
+	 * A SELECT with no data-modifying WITH runs nothing here: no ModifyTable
+	 * is left to finish and it queued no AFTER trigger event of its own
+	 * (statements it ran queued theirs at their own depth and fired them in
+	 * their own ExecutorFinish).  Nothing to count or to nest, then.
+	 */
+	if (qd->operation == CMD_SELECT && qd->estate != NULL &&
+		qd->estate->es_auxmodifytables == NIL)
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(qd);
+		else
+			standard_ExecutorFinish(qd);
+		return;
+	}
+
+	st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
 	if (st)
 	{
 		saved = running_push(level, st);

@@ -54,6 +54,13 @@ CREATE FUNCTION c9_inner(k int) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	UPDATE c9_log SET note = 'c9 inner' WHERE id = k;
 END $$;
+CREATE TABLE c9_audit (id int);
+CREATE FUNCTION c9_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO c9_audit VALUES (NEW.id);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER c9_audit AFTER INSERT ON c9_log FOR EACH ROW EXECUTE FUNCTION c9_audit_row();
 SELECT pg_stat_statements_reset();
 });
 	ok(otel_flush($node), "$tag: flush");
@@ -131,6 +138,12 @@ SELECT pg_stat_statements_reset();
 	my $upd = (grep { (attr($_, 'db.query.text') // '') =~ /^UPDATE c9_log/ } @trace)[0];
 	my $perf = (grep { (attr($_, 'db.query.text') // '') =~ /c9_inner/ && $_->{spanId} ne $all_top->{spanId} } @trace)[0];
 	ok($upd && $perf && $ancestor_of->($upd, $perf), "$tag: the inner UPDATE descends from the PERFORM");
+	# an AFTER trigger fires in the ExecutorFinish of the INSERT that queued it
+	my $ins = (grep { (attr($_, 'db.query.text') // '') =~ /^INSERT INTO c9_log/ } @trace)[0];
+	my @aud = grep { (attr($_, 'db.query.text') // '') =~ /^INSERT INTO c9_audit/ } @trace;
+	is(scalar @aud, 1, "$tag: the AFTER trigger's INSERT: one nested statement span");
+	ok($ins && @aud && $ancestor_of->($aud[0], $ins),
+		"$tag: the AFTER trigger's INSERT descends from the INSERT that fired it");
 	my ($nested_qid) = $node->safe_psql('postgres',
 		q{SELECT queryid FROM pg_stat_statements WHERE query LIKE 'UPDATE c9_log%'});
 	is($upd && attr($upd, 'postgresql.query_id'), $nested_qid,
@@ -140,6 +153,23 @@ SELECT pg_stat_statements_reset();
 	is(scalar(grep { $_->{traceId} eq $top_top->{traceId} && (attr($_, 'db.query.text') // '') =~ /c9_log|c9_items/ } @$spans),
 		0, "$tag: track = top: no nested statement spans") if $top_top;
 	is(scalar(orphan_spans($spans, $t_last)), 0, "$tag: no orphans");
+
+	# track = top: a trigger's statements are nested, not statements of their own
+	$rx->reset;
+	$node->safe_psql('postgres', "INSERT INTO c9_log VALUES (99, 'top');\n"
+		  . "WITH w AS (INSERT INTO c9_log VALUES (98, 'cte') RETURNING id) SELECT id FROM w;\n"
+		  . "SELECT count(*) FROM c9_audit;");
+	($settled) = otel_settle($node);
+	ok($settled, "$tag: flush");
+	$spans = $rx->spans;
+	is(scalar(server_spans($spans, text => q{INSERT INTO c9_log VALUES ($1, $2)})), 1,
+		"$tag: track = top: the INSERT that fires a trigger is one statement span");
+	is(scalar(server_spans($spans, text => q{WITH w AS (INSERT INTO c9_log VALUES ($1, $2) RETURNING id) SELECT id FROM w})),
+		1, "$tag: track = top: a SELECT whose WITH inserts is one statement span");
+	is(scalar(grep { (attr($_, 'db.query.text') // '') =~ /c9_audit VALUES/ } @$spans), 0,
+		"$tag: track = top: no span for the trigger's INSERTs (plain, and under a WITH)");
+	is(scalar(server_spans($spans, text => 'SELECT count(*) FROM c9_audit')), 1,
+		"$tag: track = top: the next statement is top-level again");
 
 	$node->stop;
 	ok(slurp_file($node->logfile) !~ /PANIC|was terminated by signal/, "$tag: no crash");
