@@ -1539,58 +1539,23 @@ otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 							   query->utilityStmt ? NULL : jstate);
 }
 
+/*
+ * The executor and planner hooks are each split in three: the hook itself,
+ * which only decides whether the statement has a slot; a "traced" part,
+ * not inlined, for statements that have one; and a "down" part that calls
+ * the next hook with nesting_level kept (and, for a traced statement, its
+ * running mark undone and the statement marked failed on error).  The path
+ * runs once per statement between stretches of server code that evict it,
+ * so every cache line it touches is a miss: an untraced statement now runs
+ * through the hook and the down part only.
+ */
 static PlannedStmt *
-otel_planner(Query *parse, const char *query_string, int cursorOptions,
-			 ParamListInfo boundParams)
+planner_down(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams, OtelStmt *st, int saved_running)
 {
 	PlannedStmt *result;
-	OtelStmt   *st = NULL;
-	BufferUsage bu_start;
-	WalUsage	wu_start;
-	int64		start = 0;
 	int			level = nesting_level;
-	int			saved_running = -1;
-	bool		skipping = false;
 
-	if (tracing_active() && level_tracked(level) && query_string)
-	{
-		OtelStmt   *old = stmt_pending(level);
-
-		/* planned again before execution (PL/pgSQL does): same statement */
-		if (old && old->query_id == parse->queryId && parse->queryId != 0)
-			st = old;
-		else
-		{
-			if (old)
-				stmt_close(old, -1, false, NULL, NULL);
-			if (level == 0 && skip_possible(parse))
-			{
-				pre_valid = false;
-				skip_active = skipping = true;
-				memcpy(skip_trace_id, pre_decision.trace_id, 16);
-				otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_SAMPLED_OUT, 1);
-			}
-			else
-				st = stmt_open(level, query_string, parse);
-		}
-		if (st && st != old)
-		{
-			st->query_id = parse->queryId;
-			st->operation = cmd_operation(parse->commandType);
-			if (st->sampled)
-				stmt_text(st, query_string, parse->stmt_location, parse->stmt_len);
-		}
-		if (st && st->sampled)
-		{
-			bu_start = pgBufferUsage;
-			wu_start = pgWalUsage;
-			/* a statement opened just now starts with its planning */
-			start = (st != old) ? st->start_ns : otel_now_ns();
-		}
-	}
-
-	if (st)
-		saved_running = running_push(level, st);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1611,6 +1576,67 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 	PG_END_TRY();
 	nesting_level--;
+	return result;
+}
+
+/* a top-level statement decided unsampled goes without a slot (skip_plan) */
+static inline void
+skip_begin(void)
+{
+	pre_valid = false;
+	skip_active = true;
+	memcpy(skip_trace_id, pre_decision.trace_id, 16);
+	otel_stats_add_local(OTEL_SIGNAL_TRACES, OTEL_STAT_SAMPLED_OUT, 1);
+}
+
+static pg_noinline PlannedStmt *
+planner_traced(Query *parse, const char *query_string, int cursorOptions,
+			   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	OtelStmt   *st = NULL;
+	BufferUsage bu_start;
+	WalUsage	wu_start;
+	int64		start = 0;
+	int			level = nesting_level;
+	int			saved_running = -1;
+	bool		skipping = false;
+	OtelStmt   *old = stmt_pending(level);
+
+	/* planned again before execution (PL/pgSQL does): same statement */
+	if (old && old->query_id == parse->queryId && parse->queryId != 0)
+		st = old;
+	else
+	{
+		if (old)
+			stmt_close(old, -1, false, NULL, NULL);
+		if (level == 0 && skip_possible(parse))
+		{
+			skip_begin();
+			skipping = true;
+		}
+		else
+			st = stmt_open(level, query_string, parse);
+	}
+	if (st && st != old)
+	{
+		st->query_id = parse->queryId;
+		st->operation = cmd_operation(parse->commandType);
+		if (st->sampled)
+			stmt_text(st, query_string, parse->stmt_location, parse->stmt_len);
+	}
+	if (st && st->sampled)
+	{
+		bu_start = pgBufferUsage;
+		wu_start = pgWalUsage;
+		/* a statement opened just now starts with its planning */
+		start = (st != old) ? st->start_ns : otel_now_ns();
+	}
+
+	if (st)
+		saved_running = running_push(level, st);
+	result = planner_down(parse, query_string, cursorOptions, boundParams,
+						  st, saved_running);
 	if (st)
 		running_pop(level, saved_running);
 	if (skipping)
@@ -1636,68 +1662,67 @@ otel_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
-static void
-otel_ExecutorStart(QueryDesc *qd, int eflags)
+static PlannedStmt *
+otel_planner(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams)
 {
-	OtelStmt   *st = NULL;
+	PlannedStmt *result;
+
+	if (!tracing_active() || !level_tracked(nesting_level) || query_string == NULL)
+		return planner_down(parse, query_string, cursorOptions, boundParams, NULL, -1);
+	/* the usual unsampled statement: nothing pending, no slot */
+	if (nesting_level == 0 && stmts_hi == 0 && skip_possible(parse))
+	{
+		skip_begin();
+		result = planner_down(parse, query_string, cursorOptions, boundParams, NULL, -1);
+		skip_plan = result;
+		return result;
+	}
+	return planner_traced(parse, query_string, cursorOptions, boundParams);
+}
+
+static inline void
+start_down(QueryDesc *qd, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(qd, eflags);
+	else
+		standard_ExecutorStart(qd, eflags);
+}
+
+static pg_noinline void
+executor_start_traced(QueryDesc *qd, int eflags)
+{
 	int			level = nesting_level;
+	uint64		qid = qd->plannedstmt->queryId;
+	OtelStmt   *st = stmt_pending(level);
 
-	if (level == 0 && (skip_plan != NULL || skip_qd != NULL))
+	if (st && st->query_id != qid)
 	{
-		/* the plan of a statement that goes without a slot: it runs now */
-		if (skip_plan == qd->plannedstmt && skip_qd == NULL &&
-			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-		{
-			skip_plan = NULL;
-			skip_qd = qd;
-			if (prev_ExecutorStart)
-				prev_ExecutorStart(qd, eflags);
-			else
-				standard_ExecutorStart(qd, eflags);
-			return;
-		}
-		skip_reset();
+		stmt_close(st, -1, false, NULL, NULL);
+		st = NULL;
 	}
-
-	if (tracing_active() && level_tracked(level) &&
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	if (st == NULL)
 	{
-		uint64		qid = qd->plannedstmt->queryId;
-
-		st = stmt_pending(level);
-		if (st && st->query_id != qid)
-		{
-			stmt_close(st, -1, false, NULL, NULL);
-			st = NULL;
-		}
-		if (st == NULL)
-		{
-			st = stmt_open(level, qd->sourceText, NULL);
-			if (st)
-			{
-				st->query_id = qid;
-				st->operation = cmd_operation(qd->operation);
-			}
-		}
+		st = stmt_open(level, qd->sourceText, NULL);
 		if (st)
-			st->qd = qd;
+		{
+			st->query_id = qid;
+			st->operation = cmd_operation(qd->operation);
+		}
 	}
+	if (st)
+		st->qd = qd;
 
 	if (st == NULL)
 	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(qd, eflags);
-		else
-			standard_ExecutorStart(qd, eflags);
+		start_down(qd, eflags);
 		return;
 	}
 
 	PG_TRY();
 	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(qd, eflags);
-		else
-			standard_ExecutorStart(qd, eflags);
+		start_down(qd, eflags);
 	}
 	PG_CATCH();
 	{
@@ -1727,23 +1752,37 @@ otel_ExecutorStart(QueryDesc *qd, int eflags)
 }
 
 static void
-otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
+otel_ExecutorStart(QueryDesc *qd, int eflags)
 {
 	int			level = nesting_level;
-	int			saved = -1;
-	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
-	BufferUsage bu0;
-	WalUsage	wu0;
 
-	if (st)
+	if (level == 0 && (skip_plan != NULL || skip_qd != NULL))
 	{
-		saved = running_push(level, st);
-		if (st->sampled)
+		/* the plan of a statement that goes without a slot: it runs now */
+		if (skip_plan == qd->plannedstmt && skip_qd == NULL &&
+			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
 		{
-			bu0 = pgBufferUsage;
-			wu0 = pgWalUsage;
+			skip_plan = NULL;
+			skip_qd = qd;
+			start_down(qd, eflags);
+			return;
 		}
+		skip_reset();
 	}
+
+	if (tracing_active() && level_tracked(level) &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		executor_start_traced(qd, eflags);
+	else
+		start_down(qd, eflags);
+}
+
+static void
+run_down(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once,
+		 OtelStmt *st, int saved)
+{
+	int			level = nesting_level;
+
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1764,52 +1803,47 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 	}
 	PG_END_TRY();
 	nesting_level--;
-	if (st)
-	{
-		running_pop(level, saved);
-		/* PostgreSQL 15 resets es_processed in every ExecutorRun */
-		if (qd->estate)
-			st->rows += qd->estate->es_processed;
-		if (st->sampled)
-			usage_since(st, &bu0, &wu0);
-	}
 }
 
-static void
-otel_ExecutorFinish(QueryDesc *qd)
+static pg_noinline void
+executor_run_traced(OtelStmt *st, QueryDesc *qd, ScanDirection direction,
+					uint64 count, bool execute_once)
 {
 	int			level = nesting_level;
-	int			saved = -1;
-	OtelStmt   *st;
+	int			saved = running_push(level, st);
 	BufferUsage bu0;
 	WalUsage	wu0;
 
-	/*
-	 * A SELECT with no data-modifying WITH runs nothing here: no ModifyTable
-	 * is left to finish and it queued no AFTER trigger event of its own
-	 * (statements it ran queued theirs at their own depth and fired them in
-	 * their own ExecutorFinish).  Nothing to count or to nest, then.
-	 */
-	if (qd->operation == CMD_SELECT && qd->estate != NULL &&
-		qd->estate->es_auxmodifytables == NIL)
+	if (st->sampled)
 	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(qd);
-		else
-			standard_ExecutorFinish(qd);
-		return;
+		bu0 = pgBufferUsage;
+		wu0 = pgWalUsage;
 	}
+	run_down(qd, direction, count, execute_once, st, saved);
+	running_pop(level, saved);
+	/* PostgreSQL 15 resets es_processed in every ExecutorRun */
+	if (qd->estate)
+		st->rows += qd->estate->es_processed;
+	if (st->sampled)
+		usage_since(st, &bu0, &wu0);
+}
 
-	st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+static void
+otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
+{
+	OtelStmt   *st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+
 	if (st)
-	{
-		saved = running_push(level, st);
-		if (st->sampled)
-		{
-			bu0 = pgBufferUsage;
-			wu0 = pgWalUsage;
-		}
-	}
+		executor_run_traced(st, qd, direction, count, execute_once);
+	else
+		run_down(qd, direction, count, execute_once, NULL, -1);
+}
+
+static void
+finish_down(QueryDesc *qd, OtelStmt *st, int saved)
+{
+	int			level = nesting_level;
+
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1830,12 +1864,53 @@ otel_ExecutorFinish(QueryDesc *qd)
 	}
 	PG_END_TRY();
 	nesting_level--;
-	if (st)
+}
+
+static pg_noinline void
+executor_finish_traced(OtelStmt *st, QueryDesc *qd)
+{
+	int			level = nesting_level;
+	int			saved = running_push(level, st);
+	BufferUsage bu0;
+	WalUsage	wu0;
+
+	if (st->sampled)
 	{
-		running_pop(level, saved);
-		if (st->sampled)
-			usage_since(st, &bu0, &wu0);
+		bu0 = pgBufferUsage;
+		wu0 = pgWalUsage;
 	}
+	finish_down(qd, st, saved);
+	running_pop(level, saved);
+	if (st->sampled)
+		usage_since(st, &bu0, &wu0);
+}
+
+static void
+otel_ExecutorFinish(QueryDesc *qd)
+{
+	OtelStmt   *st;
+
+	/*
+	 * A SELECT with no data-modifying WITH runs nothing here: no ModifyTable
+	 * is left to finish and it queued no AFTER trigger event of its own
+	 * (statements it ran queued theirs at their own depth and fired them in
+	 * their own ExecutorFinish).  Nothing to count or to nest, then.
+	 */
+	if (qd->operation == CMD_SELECT && qd->estate != NULL &&
+		qd->estate->es_auxmodifytables == NIL)
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(qd);
+		else
+			standard_ExecutorFinish(qd);
+		return;
+	}
+
+	st = stmts_hi > 0 ? stmt_by_qd(qd) : NULL;
+	if (st)
+		executor_finish_traced(st, qd);
+	else
+		finish_down(qd, NULL, -1);
 }
 
 static void
