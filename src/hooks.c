@@ -1549,6 +1549,22 @@ otel_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
  * so every cache line it touches is a miss: an untraced statement now runs
  * through the hook and the down part only.
  */
+/*
+ * An error passed through a down part: the nesting level it raised goes
+ * back down, and a traced statement loses its running mark and is marked
+ * failed (emit_log_hook closes it with the error).
+ */
+static void
+down_failed(OtelStmt *st, int level, int saved)
+{
+	nesting_level = level;
+	if (st)
+	{
+		running_pop(level, saved);
+		st->failed = true;
+	}
+}
+
 static PlannedStmt *
 planner_down(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams, OtelStmt *st, int saved_running)
@@ -1566,12 +1582,7 @@ planner_down(Query *parse, const char *query_string, int cursorOptions,
 	}
 	PG_CATCH();
 	{
-		nesting_level--;
-		if (st)
-		{
-			running_pop(level, saved_running);
-			st->failed = true;
-		}
+		down_failed(st, level, saved_running);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1793,39 +1804,58 @@ run_down(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once
 	}
 	PG_CATCH();
 	{
-		nesting_level--;
-		if (st)
-		{
-			running_pop(level, saved);
-			st->failed = true;
-		}
+		down_failed(st, level, saved);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	nesting_level--;
 }
 
+/*
+ * Around the call down of a traced ExecutorRun or ExecutorFinish: the
+ * statement marked running at this level, and for a sampled one the buffer
+ * and WAL counters, whose growth over the call is added to it at the end.
+ */
+typedef struct TracedCall
+{
+	int			level;
+	int			saved;
+	BufferUsage bu0;
+	WalUsage	wu0;
+} TracedCall;
+
+static inline void
+traced_enter(OtelStmt *st, TracedCall *tc)
+{
+	tc->level = nesting_level;
+	tc->saved = running_push(tc->level, st);
+	if (st->sampled)
+	{
+		tc->bu0 = pgBufferUsage;
+		tc->wu0 = pgWalUsage;
+	}
+}
+
+static inline void
+traced_leave(OtelStmt *st, TracedCall *tc)
+{
+	running_pop(tc->level, tc->saved);
+	if (st->sampled)
+		usage_since(st, &tc->bu0, &tc->wu0);
+}
+
 static pg_noinline void
 executor_run_traced(OtelStmt *st, QueryDesc *qd, ScanDirection direction,
 					uint64 count, bool execute_once)
 {
-	int			level = nesting_level;
-	int			saved = running_push(level, st);
-	BufferUsage bu0;
-	WalUsage	wu0;
+	TracedCall	tc;
 
-	if (st->sampled)
-	{
-		bu0 = pgBufferUsage;
-		wu0 = pgWalUsage;
-	}
-	run_down(qd, direction, count, execute_once, st, saved);
-	running_pop(level, saved);
+	traced_enter(st, &tc);
+	run_down(qd, direction, count, execute_once, st, tc.saved);
 	/* PostgreSQL 15 resets es_processed in every ExecutorRun */
 	if (qd->estate)
 		st->rows += qd->estate->es_processed;
-	if (st->sampled)
-		usage_since(st, &bu0, &wu0);
+	traced_leave(st, &tc);
 }
 
 static void
@@ -1839,6 +1869,15 @@ otel_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
 		run_down(qd, direction, count, execute_once, NULL, -1);
 }
 
+static inline void
+finish_next(QueryDesc *qd)
+{
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(qd);
+	else
+		standard_ExecutorFinish(qd);
+}
+
 static void
 finish_down(QueryDesc *qd, OtelStmt *st, int saved)
 {
@@ -1847,19 +1886,11 @@ finish_down(QueryDesc *qd, OtelStmt *st, int saved)
 	nesting_level++;
 	PG_TRY();
 	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(qd);
-		else
-			standard_ExecutorFinish(qd);
+		finish_next(qd);
 	}
 	PG_CATCH();
 	{
-		nesting_level--;
-		if (st)
-		{
-			running_pop(level, saved);
-			st->failed = true;
-		}
+		down_failed(st, level, saved);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1869,20 +1900,11 @@ finish_down(QueryDesc *qd, OtelStmt *st, int saved)
 static pg_noinline void
 executor_finish_traced(OtelStmt *st, QueryDesc *qd)
 {
-	int			level = nesting_level;
-	int			saved = running_push(level, st);
-	BufferUsage bu0;
-	WalUsage	wu0;
+	TracedCall	tc;
 
-	if (st->sampled)
-	{
-		bu0 = pgBufferUsage;
-		wu0 = pgWalUsage;
-	}
-	finish_down(qd, st, saved);
-	running_pop(level, saved);
-	if (st->sampled)
-		usage_since(st, &bu0, &wu0);
+	traced_enter(st, &tc);
+	finish_down(qd, st, tc.saved);
+	traced_leave(st, &tc);
 }
 
 static void
@@ -1899,10 +1921,7 @@ otel_ExecutorFinish(QueryDesc *qd)
 	if (qd->operation == CMD_SELECT && qd->estate != NULL &&
 		qd->estate->es_auxmodifytables == NIL)
 	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(qd);
-		else
-			standard_ExecutorFinish(qd);
+		finish_next(qd);
 		return;
 	}
 
