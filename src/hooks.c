@@ -371,9 +371,13 @@ conn_info_init(void)
 		client_port = atoi(port->remote_port);
 }
 
-/* database, schema and role names; catalog access, so inside a transaction */
-static void
-names_refresh(void)
+/*
+ * Database, schema and role names, looked up again when they may have
+ * changed; catalog access, so inside a transaction.  The check is inline,
+ * the look-up out of line: it runs once per session, search_path or role.
+ */
+static pg_noinline pg_attribute_cold void
+names_lookup(void)
 {
 	MemoryContext old;
 
@@ -412,6 +416,17 @@ names_refresh(void)
 		sess_attrs_valid = false;
 	}
 	MemoryContextSwitchTo(old);
+}
+
+static inline void
+names_refresh(void)
+{
+	Oid			user = GetUserId();
+
+	if (unlikely(db_name == NULL || ns_search_path == NULL ||
+				 ns_user != user || user_cached != user ||
+				 strcmp(ns_search_path, namespace_search_path) != 0))
+		names_lookup();
 }
 
 /* ---------------- trace context and sampling ---------------- */
@@ -977,9 +992,35 @@ query_attrs_write(OtelRecBuf *b, QueryInfo *qi, const char *op, uint64 query_id)
  * The query-id attributes are encoded once and kept with the cached query
  * facts, as protobuf: false when this statement's cannot be (no cached
  * facts, raw text, no query id) or not now (may_alloc is false on error
- * paths, which must not allocate): query_attrs_write then.
+ * paths, which must not allocate): query_attrs_write then.  The encoding,
+ * once per query id, is kept out of line: the per-statement path stays short.
  */
-static bool
+static pg_noinline pg_attribute_cold bool
+query_pb_build(QueryInfo *qi, const char *op, uint64 query_id)
+{
+	OtelRecBuf	tmp;
+	Size		pb_len;
+	char	   *pb;
+
+	/* the span record is written in scratch later */
+	otel_rec_init(&tmp, scratch, sizeof(scratch));
+	query_attrs_write(&tmp, qi, op, query_id);
+	if (tmp.overflow)
+		return false;
+	pb_len = otel_pb_span_attrs_size(tmp.data, tmp.len);
+	pb = MemoryContextAlloc(query_cache_cxt, Max(pb_len, 1));
+	if (otel_pb_put_span_attrs(pb, tmp.data, tmp.len) - pb != pb_len)
+		elog(ERROR, "query attributes encoded to an unexpected size");
+	if (qi->attrs)
+		pfree(qi->attrs);
+	qi->attrs = pb;
+	qi->attrs_len = (uint32) pb_len;
+	qi->attrs_semconv = otel_semconv;
+	qi->attrs_op = op;
+	return true;
+}
+
+static inline bool
 query_pb(OtelStmt *st, const char *op, bool may_alloc, OtelPbPart *part)
 {
 	QueryInfo  *qi = st->qi;
@@ -987,29 +1028,11 @@ query_pb(OtelStmt *st, const char *op, bool may_alloc, OtelPbPart *part)
 	if (qi == NULL || qi->transient || qi->query_id != st->query_id ||
 		st->query_id == 0 || qi->collection == NULL || query_cache_cxt == NULL)
 		return false;
-	if (qi->attrs == NULL || qi->attrs_semconv != otel_semconv || qi->attrs_op != op)
+	if (unlikely(qi->attrs == NULL || qi->attrs_semconv != otel_semconv ||
+				 qi->attrs_op != op))
 	{
-		OtelRecBuf	tmp;
-		Size		pb_len;
-		char	   *pb;
-
-		if (!may_alloc)
+		if (!may_alloc || !query_pb_build(qi, op, st->query_id))
 			return false;
-		/* the span record is written in scratch later */
-		otel_rec_init(&tmp, scratch, sizeof(scratch));
-		query_attrs_write(&tmp, qi, op, st->query_id);
-		if (tmp.overflow)
-			return false;
-		pb_len = otel_pb_span_attrs_size(tmp.data, tmp.len);
-		pb = MemoryContextAlloc(query_cache_cxt, Max(pb_len, 1));
-		if (otel_pb_put_span_attrs(pb, tmp.data, tmp.len) - pb != pb_len)
-			elog(ERROR, "query attributes encoded to an unexpected size");
-		if (qi->attrs)
-			pfree(qi->attrs);
-		qi->attrs = pb;
-		qi->attrs_len = (uint32) pb_len;
-		qi->attrs_semconv = otel_semconv;
-		qi->attrs_op = op;
 	}
 	part->data = qi->attrs;
 	part->len = qi->attrs_len;
@@ -1200,6 +1223,60 @@ span_name(OtelStmt *st, const char *op, char *buf, Size buflen)
 }
 
 /*
+ * The status message of a statement that failed (edata) or did not reach
+ * its end (abort_msg), clipped to 1 kB (*msg_len), and the SQLSTATE of a
+ * failure into sqlstate.
+ */
+static pg_noinline pg_attribute_cold const char *
+stmt_status_msg(const ErrorData *edata, const char *abort_msg, char *sqlstate,
+				int *msg_len)
+{
+	const char *msg = abort_msg;
+
+	if (edata)
+	{
+		msg = edata->message;
+		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), 6);
+	}
+	*msg_len = msg ? pg_mbcliplen(msg, strlen(msg), 1024) : 0;
+	return msg;
+}
+
+/*
+ * stmt_close()'s other way, outside UTF8 databases or for attributes that
+ * are not all protobuf yet: the nso children of so and the statement's span
+ * so[nso] as records, copied into the ring.  measures holds the statement's
+ * measures, already encoded.
+ */
+static pg_noinline pg_attribute_cold void
+put_records(OtelStmt *st, const SpanOut *so, int nso, bool pb_attrs,
+			const char *op, const OtelPbPart *measures)
+{
+	OtelRecordRef recs[3];
+	int			nrecs = 0;
+	const SpanOut *srv = &so[nso];
+
+	for (int i = 0; i < nso; i++)
+		rec_ready(child_scratch[i],
+				  span_record(child_scratch[i], sizeof(child_scratch[i]), &so[i]),
+				  recs, &nrecs);
+	if (pb_attrs)
+		rec_ready(scratch, span_record(scratch, sizeof(scratch), srv), recs, &nrecs);
+	else
+	{
+		OtelRecBuf	b;
+
+		span_rec_begin(&b, scratch, sizeof(scratch), srv);
+		session_attrs(&b);
+		query_attrs_write(&b, st->qi, op, st->query_id);
+		if (measures->len > 0)
+			otel_attr_span_pb(&b, measures->data, measures->len);
+		rec_ready(scratch, otel_span_finish(&b) ? b.len : 0, recs, &nrecs);
+	}
+	put_spans(recs, nrecs);
+}
+
+/*
  * Close a statement: emit its execution child (if any) and its own span,
  * then free the slot.  rows < 0 means unknown.  edata != NULL marks an
  * error; errmsg alone marks a statement that ended without reaching its
@@ -1211,8 +1288,6 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 {
 	static char measures[STMT_PB_MAX];
 	int64		now;
-	OtelRecordRef recs[3];
-	int			nrecs = 0;
 	SpanOut		so[3];
 	int			nso = 0;
 	SpanOut    *srv;
@@ -1236,15 +1311,8 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	now = otel_now_ns();
 	stmt_metric(st, edata, edata == NULL && abort_msg != NULL, now);
 
-	if (edata)
-	{
-		msg = edata->message;
-		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(sqlstate));
-	}
-	else if (abort_msg)
-		msg = abort_msg;
-	if (msg)
-		msg_len = pg_mbcliplen(msg, strlen(msg), 1024);
+	if (unlikely(edata != NULL || abort_msg != NULL))
+		msg = stmt_status_msg(edata, abort_msg, sqlstate, &msg_len);
 
 	/* the planning and execution children, then the statement's own span */
 	if (st->plan_pending)
@@ -1288,25 +1356,7 @@ stmt_close(OtelStmt *st, int64 rows, bool rows_returned,
 	}
 
 	/* else build the records and copy them in */
-	for (int i = 0; i < nso; i++)
-		rec_ready(child_scratch[i],
-				  span_record(child_scratch[i], sizeof(child_scratch[i]), &so[i]),
-				  recs, &nrecs);
-	if (pb_attrs)
-		rec_ready(scratch, span_record(scratch, sizeof(scratch), srv), recs, &nrecs);
-	else
-	{
-		OtelRecBuf	b;
-
-		span_rec_begin(&b, scratch, sizeof(scratch), srv);
-		session_attrs(&b);
-		query_attrs_write(&b, st->qi, op, st->query_id);
-		if (parts[2].len > 0)
-			otel_attr_span_pb(&b, measures, parts[2].len);
-		rec_ready(scratch, otel_span_finish(&b) ? b.len : 0, recs, &nrecs);
-	}
-	put_spans(recs, nrecs);
-
+	put_records(st, so, nso, pb_attrs, op, &parts[2]);
 	stmt_free(st);
 }
 
