@@ -42,7 +42,7 @@ int			otel_metrics_protocol = OTEL_OTLP_HTTP_PROTOBUF;
 int			otel_compression = OTEL_COMPRESSION_GZIP;
 int			otel_export_timeout_ms = 10000;
 int			otel_export_interval_ms = 5000;
-int			otel_max_export_batch_size = 1024;
+int			otel_max_export_batch_size = 4096;
 int			otel_max_retries = 5;
 char	   *otel_tls_ca_file = NULL;
 bool		otel_tls_verify = true;
@@ -539,7 +539,7 @@ otel_define_gucs(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("otel_aliyun.max_export_batch_size",
 							"Most records in one export request.",
-							NULL, &otel_max_export_batch_size, 1024, 1, 65536,
+							NULL, &otel_max_export_batch_size, 4096, 1, 65536,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("otel_aliyun.max_retries",
 							"Retries of a failed export before its records are dropped.",

@@ -55,8 +55,14 @@
 #define FIRST_BACKOFF_MS	500
 #define SHUTDOWN_BUDGET_MS	5000
 #define ERROR_LOG_INTERVAL_MS 60000
-/* hard bounds on one batch, whatever the GUC says */
+/*
+ * Hard bounds on the records of one request, whatever the GUC says.  A
+ * request's protobuf is about as long as its records in a UTF8 database, and
+ * gRPC servers commonly refuse messages over 4 MiB: half that leaves room for
+ * strings that grow when made valid UTF-8.
+ */
 #define BATCH_MAX_BYTES		(8 * 1024 * 1024)
+#define GRPC_BATCH_MAX_BYTES (2 * 1024 * 1024)
 /* how long a flush waits for fresh database metrics */
 #define COLLECT_WAIT_MS		2000
 
@@ -317,6 +323,23 @@ deliver(OtelPayload *p)
 }
 
 /*
+ * Is a batch of n records (refs) as large as one request may be: max_records
+ * of them, or so many bytes that the next record could have been left out
+ * for max_bytes (otel_buffer_peek() stops there)?
+ */
+static bool
+batch_full(const OtelRecordRef *recs, int n, int max_records, Size max_bytes)
+{
+	Size		bytes = 0;
+
+	if (n >= max_records)
+		return true;
+	for (int i = 0; i < n; i++)
+		bytes += recs[i].len;
+	return bytes + OTEL_MAX_RECORD_SIZE > max_bytes;
+}
+
+/*
  * Export what the ring of sig holds.  Unless force, a partial batch waits
  * until the export interval has passed since the last export.  Returns
  * false if some records could not be delivered.
@@ -328,6 +351,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 				interval;
 	bool		all_ok = true;
 	OtelDestKind dest = otel_exporter_dest(sig);
+	Size		max_bytes;
 
 	otel_exporter_batch_policy(sig, &batch, &interval);
 	batch = Max(1, Min(batch, refs_size));
@@ -341,10 +365,11 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		n = otel_buffer_peek(sig, refs, batch, BATCH_MAX_BYTES, &consumed);
+		max_bytes = dest == OTEL_DEST_OTLP_GRPC ? GRPC_BATCH_MAX_BYTES : BATCH_MAX_BYTES;
+		n = otel_buffer_peek(sig, refs, batch, max_bytes, &consumed);
 		if (n == 0)
 			break;
-		if (n < batch && !force &&
+		if (!force && !batch_full(refs, n, batch, max_bytes) &&
 			!TimestampDifferenceExceeds(last_export[sig], GetCurrentTimestamp(),
 										interval))
 			break;

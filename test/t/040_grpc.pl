@@ -46,7 +46,7 @@ my $node = otel_node(
 	});
 otel_tables($node, 3,
 	qw(g_basic g_reuse g_gzip g_plain g_unavail g_invalid g_unauth g_exhaust
-	  g_retryinfo g_stall g_partial g_down g_tls g_json));
+	  g_retryinfo g_stall g_partial g_big g_down g_tls g_json));
 ok(otel_flush($node), 'flush after set-up');
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
@@ -266,6 +266,33 @@ is($after->{rejected} - $before->{rejected}, 1,
 	'partial_success of a gzip-compressed answer counted');
 like($after->{last_error} // '', qr/one span refused/, 'with its message');
 is($after->{retries} - $before->{retries}, 0, 'partial success is not retried');
+
+# ---- big spans: requests stay under the 4 MiB gRPC servers take -------------------------
+#
+# 120 statements of about 37 kB of text (no constants, so the whole text is
+# kept, twice: db.query.text and db.statement) make some 10 MB of spans, far
+# fewer than max_export_batch_size.  Flushed at once, they must go as several
+# requests of at most 2 MiB of records, each of which the receiver (grpcio,
+# default limit 4 MiB) takes; one request of them all would be refused with
+# RESOURCE_EXHAUSTED and its spans dropped.
+
+reconf(max_query_text_length => 65536, export_interval_ms => 600000);
+sql('SELECT otel_aliyun.stats_reset()');
+$rx->reset;
+my $wide = 'SELECT ' . join(', ', map { sprintf('x AS g_big_column_%05d', $_) } 1 .. 1500)
+  . ' FROM g_big';
+sql(join('', map { "$wide;\n" } 1 .. 120));
+ok(otel_flush($node, 60000), 'big spans: flush over gRPC reports success');
+$calls = calls();
+$st = otel_stats($node);
+my @big = grep { ($_->{attributes}{'db.query.text'} // '') =~ /g_big_column_01500/ } @{ $rx->spans };
+is(scalar @big, 120, 'big spans: every statement span arrived whole');
+is($st->{failed}, 0, 'big spans: nothing failed');
+my $max_len = List::Util::max(map { $_->{message_len} // 0 } @$calls) // 0;
+cmp_ok(scalar @$calls, '>=', 4, 'big spans: sent as several requests (' . scalar(@$calls) . ')');
+cmp_ok($max_len, '<=', 4 * 1024 * 1024, "big spans: largest request $max_len bytes");
+cmp_ok($max_len, '>', 1024 * 1024, 'big spans: requests are not needlessly small');
+reconf(max_query_text_length => undef, export_interval_ms => undef);
 
 # ---- server down, then up: a new connection --------------------------------------------
 
