@@ -698,14 +698,25 @@ otel_metrics_collect_now(int timeout_ms)
 	if (collector == NULL || !(otel_builtin_metrics_mask & OTEL_BUILTIN_DATABASE) ||
 		!otel_enabled)
 		return false;
-	latch = collector->latch;
-	if (latch == NULL)
-		return false;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	ConditionVariablePrepareToSleep(&collector->cv);
+
+	/* started by the export worker just now: wait for it to attach */
+	while ((latch = collector->latch) == NULL)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+		if (left <= 0 || !otel_metrics_collector_wanted())
+		{
+			ConditionVariableCancelSleep();
+			return false;
+		}
+		(void) ConditionVariableTimedSleep(&collector->cv, Min(left, 100),
+										   PG_WAIT_EXTENSION);
+	}
 	req = pg_atomic_add_fetch_u64(&collector->requested, 1);
 	SetLatch(latch);
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	ConditionVariablePrepareToSleep(&collector->cv);
 	for (;;)
 	{
 		long		left;
@@ -735,20 +746,77 @@ collector_detach(int code, Datum arg)
 	}
 }
 
-void
-otel_metrics_collector_register(void)
+/* the collector's dynamic worker, in the export worker's memory */
+static BackgroundWorkerHandle *collector_handle = NULL;
+static TimestampTz collector_started_at = 0;
+static TimestampTz collector_checked_at = 0;
+
+#define COLLECTOR_RESTART_MS	10000	/* a collector that stopped: again after */
+#define COLLECTOR_CHECK_MS		1000	/* how often a running one is looked at */
+
+static void
+collector_start(TimestampTz now)
 {
 	BackgroundWorker worker;
+	MemoryContext old;
+	bool		ok;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = 10;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* otel_metrics_collector_sync() does */
 	strlcpy(worker.bgw_library_name, "otel_aliyun", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "otel_metrics_collector_main", BGW_MAXLEN);
 	strlcpy(worker.bgw_name, "otel_aliyun metrics collector", BGW_MAXLEN);
 	strlcpy(worker.bgw_type, "otel_aliyun metrics collector", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	worker.bgw_notify_pid = 0;
+
+	collector_started_at = now;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&worker, &collector_handle);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+	{
+		collector_handle = NULL;
+		ereport(LOG,
+				(errmsg("otel_aliyun could not start its metrics collector: no background worker slot is free"),
+				 errhint("Raise max_worker_processes; database metrics are missing until then.")));
+	}
+}
+
+void
+otel_metrics_collector_sync(void)
+{
+	bool		wanted = otel_metrics_collector_wanted();
+	TimestampTz now;
+	pid_t		pid;
+
+	if (!wanted && collector_handle == NULL)
+		return;
+	if (!wanted)
+	{
+		TerminateBackgroundWorker(collector_handle);
+		pfree(collector_handle);
+		collector_handle = NULL;
+		return;
+	}
+
+	now = GetCurrentTimestamp();
+	if (collector_handle != NULL)
+	{
+		if (!TimestampDifferenceExceeds(collector_checked_at, now, COLLECTOR_CHECK_MS))
+			return;
+		collector_checked_at = now;
+		if (GetBackgroundWorkerPid(collector_handle, &pid) != BGWH_STOPPED)
+			return;
+		/* it died: started again below, not more often than every 10 s */
+		pfree(collector_handle);
+		collector_handle = NULL;
+	}
+	if (collector_started_at != 0 &&
+		!TimestampDifferenceExceeds(collector_started_at, now, COLLECTOR_RESTART_MS))
+		return;
+	collector_start(now);
 }
 
 void
@@ -767,6 +835,8 @@ otel_metrics_collector_main(Datum arg)
 								ALLOCSET_DEFAULT_SIZES);
 	collector->latch = MyLatch;
 	on_shmem_exit(collector_detach, (Datum) 0);
+	/* a flush may be waiting for the collector to come up */
+	ConditionVariableBroadcast(&collector->cv);
 
 	for (;;)
 	{

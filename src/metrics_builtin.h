@@ -52,16 +52,31 @@ extern void otel_metrics_exporter_refresh(void);
 /* Does name belong to a built-in metric (SQL may not record into it)? */
 extern bool otel_metrics_is_builtin_name(const char *name);
 
-/* The database group's collector process. */
-extern void otel_metrics_collector_register(void);	/* from _PG_init */
+/*
+ * The database group's collector process runs only while it is wanted: the
+ * group on and metrics leaving the server.  A connected process more, even
+ * asleep, costs every backend's transactions some 1.5 % of their CPU
+ * (pgbench -S, README "Cost of tracing"), so the export worker starts and
+ * stops it as a dynamic background worker with otel_metrics_collector_sync(),
+ * which it calls on start, after each reload and on its rounds; the handle
+ * lives in the export worker's memory.
+ */
+static inline bool
+otel_metrics_collector_wanted(void)
+{
+	return otel_enabled && (otel_builtin_metrics_mask & OTEL_BUILTIN_DATABASE) != 0 &&
+		otel_metrics_leave_server();
+}
+extern void otel_metrics_collector_sync(void);	/* export worker only */
 extern Size otel_metrics_collector_shmem_size(void);
 extern void otel_metrics_collector_shmem_init(void);	/* under AddinShmemInitLock */
 PGDLLEXPORT void otel_metrics_collector_main(Datum arg);
 
 /*
  * Export worker, on flush: have the collector read the database statistics
- * now and wait for it, at most timeout_ms.  False when it did not answer in
- * time (not running, database group off, busy).
+ * now and wait for it, at most timeout_ms (also for it to start, when it is
+ * wanted and has not attached yet).  False when it did not answer in time
+ * (not wanted, not running, busy).
  */
 extern bool otel_metrics_collect_now(int timeout_ms);
 

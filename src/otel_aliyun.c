@@ -113,9 +113,8 @@ _PG_init(void)
 	otel_hooks_install();
 	/* server-log capture: after the span hook, so it runs before it */
 	otel_log_capture_install();
+	/* it starts the database metrics' collector when wanted (metrics_builtin.h) */
 	otel_worker_register();
-	/* database metrics: a second worker, see metrics_builtin.c */
-	otel_metrics_collector_register();
 	/* last: must run before our other emit_log_hooks */
 	otel_guc_install_log_mask();
 }

@@ -555,6 +555,7 @@ otel_worker_main(Datum arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		reload_if_needed();
+		otel_metrics_collector_sync();
 
 		answer_flush();
 		(void) export_all(false, 0);

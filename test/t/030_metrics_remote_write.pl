@@ -366,6 +366,39 @@ is($small->safe_psql('postgres',
 is($small->safe_psql('postgres', 'SELECT count(*) FROM otel_aliyun.metrics'),
 	10, 'built-in metrics off: no other series');
 
+# ---- the collector runs only while database metrics leave the server ----
+
+my $collectors = q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'otel_aliyun metrics collector'};
+is($small->safe_psql('postgres', $collectors), 0,
+	'no metrics destination: no collector process');
+ok(wait_for(sub { $node->safe_psql('postgres', $collectors) == 1 }),
+	'metrics pushed: one collector process');
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET otel_aliyun.prometheus_remote_write_url = ''; SELECT pg_reload_conf()");
+ok(wait_for(sub { $node->safe_psql('postgres', $collectors) == 0 }),
+	'push URL removed: the collector stops');
+$node->safe_psql('postgres',
+	'ALTER SYSTEM RESET otel_aliyun.prometheus_remote_write_url; SELECT pg_reload_conf()');
+ok(wait_for(sub { $node->safe_psql('postgres', $collectors) == 1 }),
+	'push URL back: the collector starts again');
+my $pid1 = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'otel_aliyun metrics collector'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid1)");
+ok( wait_for(
+		sub {
+			my $p = $node->safe_psql('postgres',
+				"SELECT pid FROM pg_stat_activity WHERE backend_type = 'otel_aliyun metrics collector'");
+			return $p ne '' && $p != $pid1;
+		},
+		timeout => 30),
+	'a collector that died is started again');
+my $commits_now = $node->safe_psql('postgres',
+	"SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'");
+ok(otel_flush($node), 'flush with the new collector');
+cmp_ok($prom->value('pg_stat_database_xact_commit{datname="postgres"}') // 0, '>=',
+	$commits_now, 'database metrics are read and pushed again');
+
 $small->stop;
 $node->stop;
 done_testing();
