@@ -284,7 +284,7 @@ otel_buffer_publish(OtelBufferReservation *res)
 
 int
 otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
-				 Size max_bytes, uint64 *consumed)
+				 Size max_bytes, uint64 *consumed, bool *full)
 {
 	OtelRing   *r = &otel_buf->rings[sig].ring;
 	uint64		pos,
@@ -315,7 +315,11 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 			continue;
 		}
 		if (n > 0 && bytes + len > max_bytes)
-			break;
+		{
+			*full = true;
+			*consumed = pos;
+			return n;
+		}
 		/*
 		 * Records were written by other CPUs, and the encoder reads every
 		 * byte of them next: ask for the lines well ahead now (a miss takes
@@ -333,6 +337,7 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 		bytes += len;
 		pos += SLOT_HDR + TYPEALIGN(8, len);
 	}
+	*full = (n >= max);
 	*consumed = pos;
 	return n;
 }

@@ -73,10 +73,12 @@ extern void otel_buffer_publish(OtelBufferReservation *res);
  * Worker only.  Fill refs[] with up to max complete records from the oldest
  * on, returning how many, and *consumed with the ring position just past the
  * last one, to pass to otel_buffer_release().  max_bytes bounds the sum of
- * their lengths (at least one record is returned if any is ready).
+ * their lengths (at least one record is returned if any is ready).  *full
+ * says whether the batch is as large as it may be: max records, or a further
+ * record ready that max_bytes left out.
  */
 extern int	otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
-							 Size max_bytes, uint64 *consumed);
+							 Size max_bytes, uint64 *consumed, bool *full);
 extern void otel_buffer_release(OtelSignal sig, uint64 consumed, int nrecords);
 
 /*

@@ -695,18 +695,17 @@ otel_metrics_collect_now(int timeout_ms)
 	TimestampTz deadline;
 	bool		ok = false;
 
-	if (collector == NULL || !(otel_builtin_metrics_mask & OTEL_BUILTIN_DATABASE) ||
-		!otel_enabled)
+	if (collector == NULL || !otel_metrics_collector_wanted())
 		return false;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	ConditionVariablePrepareToSleep(&collector->cv);
 
-	/* started by the export worker just now: wait for it to attach */
+	/* started by the export worker (the caller) just now: wait for it to attach */
 	while ((latch = collector->latch) == NULL)
 	{
 		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 
-		if (left <= 0 || !otel_metrics_collector_wanted())
+		if (left <= 0)
 		{
 			ConditionVariableCancelSleep();
 			return false;

@@ -323,23 +323,6 @@ deliver(OtelPayload *p)
 }
 
 /*
- * Is a batch of n records (refs) as large as one request may be: max_records
- * of them, or so many bytes that the next record could have been left out
- * for max_bytes (otel_buffer_peek() stops there)?
- */
-static bool
-batch_full(const OtelRecordRef *recs, int n, int max_records, Size max_bytes)
-{
-	Size		bytes = 0;
-
-	if (n >= max_records)
-		return true;
-	for (int i = 0; i < n; i++)
-		bytes += recs[i].len;
-	return bytes + OTEL_MAX_RECORD_SIZE > max_bytes;
-}
-
-/*
  * Export what the ring of sig holds.  Unless force, a partial batch waits
  * until the export interval has passed since the last export.  Returns
  * false if some records could not be delivered.
@@ -361,15 +344,16 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 	{
 		uint64		consumed;
 		int			n;
+		bool		full;
 		OtelPayload payload;
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		max_bytes = dest == OTEL_DEST_OTLP_GRPC ? GRPC_BATCH_MAX_BYTES : BATCH_MAX_BYTES;
-		n = otel_buffer_peek(sig, refs, batch, max_bytes, &consumed);
+		n = otel_buffer_peek(sig, refs, batch, max_bytes, &consumed, &full);
 		if (n == 0)
 			break;
-		if (!force && !batch_full(refs, n, batch, max_bytes) &&
+		if (!force && !full &&
 			!TimestampDifferenceExceeds(last_export[sig], GetCurrentTimestamp(),
 										interval))
 			break;
