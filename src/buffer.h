@@ -4,8 +4,9 @@
  *		to the export worker.  buffer.c owns the rings.
  *
  *		Producers (any backend, any hook, emit_log_hook included) call
- *		otel_buffer_put() (or reserve, write in place, publish): a spinlock
- *		is held only to move the head, the copy is done without any lock, and
+ *		otel_buffer_put() (or reserve, write in place, publish): the
+ *		spinlock of the process's own partition of the ring is held only to
+ *		move the head, the copy is done without any lock, and
  *		a full ring drops the record and counts it (OTEL_STAT_DROPPED)
  *		instead of waiting.  Nothing here can raise an error or allocate.
  *
@@ -69,17 +70,30 @@ extern bool otel_buffer_reserve(OtelSignal sig, const uint32 *lens, int n,
 								OtelBufferReservation *res, char **dst);
 extern void otel_buffer_publish(OtelBufferReservation *res);
 
+/* A ring is split in at most this many partitions (see buffer.c). */
+#define OTEL_RING_MAX_PARTS	4
+
+/* Where a peek ended in each partition, to pass to otel_buffer_release(). */
+typedef struct OtelBufferCursor
+{
+	uint64		pos[OTEL_RING_MAX_PARTS];	/* PG_UINT64_MAX: not visited */
+	int			nrecords[OTEL_RING_MAX_PARTS];
+} OtelBufferCursor;
+
 /*
- * Worker only.  Fill refs[] with up to max complete records from the oldest
- * on, returning how many, and *consumed with the ring position just past the
- * last one, to pass to otel_buffer_release().  max_bytes bounds the sum of
+ * Worker only.  Fill refs[] with up to max complete records, each
+ * partition's from its oldest on, returning how many, and *cur with where
+ * they end, to pass to otel_buffer_release().  max_bytes bounds the sum of
  * their lengths (at least one record is returned if any is ready).  *full
  * says whether the batch is as large as it may be: max records, or a further
  * record ready that max_bytes left out.
  */
 extern int	otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
-							 Size max_bytes, uint64 *consumed, bool *full);
-extern void otel_buffer_release(OtelSignal sig, uint64 consumed, int nrecords);
+							 Size max_bytes, OtelBufferCursor *cur, bool *full);
+extern void otel_buffer_release(OtelSignal sig, const OtelBufferCursor *cur);
+
+/* How many partitions the signal's ring has (0 before shared memory). */
+extern int	otel_buffer_partitions(OtelSignal sig);
 
 /*
  * Worker only: producers wake the worker once the ring holds this many

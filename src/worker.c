@@ -342,7 +342,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 
 	for (;;)
 	{
-		uint64		consumed;
+		OtelBufferCursor consumed;
 		int			n;
 		bool		full;
 		OtelPayload payload;
@@ -360,7 +360,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 
 		if (dest == OTEL_DEST_NONE)
 		{
-			otel_buffer_release(sig, consumed, n);
+			otel_buffer_release(sig, &consumed);
 			otel_stats_add(sig, OTEL_STAT_FAILED, n);
 			continue;
 		}
@@ -370,7 +370,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 		otel_exporter_encode(sig, refs, n, &payload);
 		MemoryContextSwitchTo(old);
 		/* the payload holds its own copy: give the ring space back now */
-		otel_buffer_release(sig, consumed, n);
+		otel_buffer_release(sig, &consumed);
 		last_export[sig] = GetCurrentTimestamp();
 
 		if (n > payload.nrecords)

@@ -90,4 +90,47 @@ is(scalar(server_spans($rx->spans, text => 'SELECT x FROM b_after')), 1, 'back t
 
 $node->stop;
 ok(slurp_file($node->logfile) !~ /PANIC|was terminated by signal/, 'no crash');
+
+# An 8MB buffer is two partitions of 4MB; a backend writes to its own and,
+# when that is full, to the other one: one busy session can still use the
+# whole buffer.  The worker holds at most 10 spans of its own, so that the
+# spans stay in the buffer while the receiver is stalled.
+$rx->reset;
+my $pnode = otel_node(
+	'partitions',
+	otel => {
+		traces_endpoint => $rx->url,
+		sample_rate => 1,
+		buffer_size => '8MB',
+		max_export_batch_size => 10,
+		export_interval_ms => 100,
+		export_timeout_ms => 1000,
+		max_retries => 1000,
+		max_query_text_length => 8192,
+	});
+otel_tables($pnode, 1, qw(p_fill p_after));
+my $pst0 = otel_stats($pnode);
+is($pst0->{buffer_size_bytes}, 8 * 1024 * 1024, 'stats.buffer_size_bytes: 8MB');
+my $ppad = join(', ', map { "x AS c$_" } 1 .. 400);
+$pnode->safe_psql('postgres', "SELECT $ppad, x + 0 FROM p_fill");
+ok(otel_flush($pnode, 30000), 'flush');
+$rx->set_mode(status => 503, delay_ms => 30000);
+$pst0 = otel_stats($pnode);
+# about 5.7MB of spans from one session: more than a partition holds
+($rc, $out, $err) = $pnode->psql('postgres',
+	join('', map { "SELECT $ppad, x + $_ FROM p_fill;\n" } 1 .. 600));
+is($rc, 0, '600 big statements succeed while the receiver is stalled');
+my $pst1 = otel_stats($pnode);
+is($pst1->{dropped} - $pst0->{dropped}, 0, 'none of their spans is dropped');
+cmp_ok($pst1->{buffer_used_bytes}, '>', 4.5 * 1024 * 1024,
+	"the buffer holds more than one partition ($pst1->{buffer_used_bytes} bytes)");
+$rx->reset;
+ok(otel_flush($pnode, 120000), 'flush once the receiver answers');
+my @pfill = server_spans($rx->spans, text => qr/FROM p_fill$/);
+is(scalar @pfill, 600, 'every statement span is delivered');
+$pnode->safe_psql('postgres', 'SELECT x FROM p_after');
+ok(otel_flush($pnode), 'flush');
+is(scalar(server_spans($rx->spans, text => 'SELECT x FROM p_after')), 1, 'back to normal');
+$pnode->stop;
+ok(slurp_file($pnode->logfile) !~ /PANIC|was terminated by signal/, 'no crash');
 done_testing();
