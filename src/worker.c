@@ -15,7 +15,10 @@
  * The flush handshake: a backend bumps flush_requested and waits on the
  * condition variable until flush_done reaches its request; the worker
  * drains everything it can see, then publishes flush_done and whether all
- * of it was delivered.
+ * of it was delivered.  Records the worker gives up on are also counted in
+ * "failures", so that a flush also fails when a batch that was already on
+ * its way when the flush was asked for (out of the ring, not yet sent)
+ * fails.
  *
  *-------------------------------------------------------------------------
  */
@@ -73,6 +76,7 @@ typedef struct OtelWorkerShared
 	uint64		flush_done;
 	bool		flush_ok;
 	pg_atomic_uint64 flush_requested;
+	pg_atomic_uint64 failures;	/* records given up on, ever */
 	ConditionVariable flush_cv;
 } OtelWorkerShared;
 
@@ -105,6 +109,7 @@ otel_worker_shmem_init(void)
 		otel_worker->flush_done = 0;
 		otel_worker->flush_ok = true;
 		pg_atomic_init_u64(&otel_worker->flush_requested, 0);
+		pg_atomic_init_u64(&otel_worker->failures, 0);
 		ConditionVariableInit(&otel_worker->flush_cv);
 	}
 }
@@ -144,6 +149,7 @@ bool
 otel_worker_flush(int timeout_ms)
 {
 	uint64		req;
+	uint64		failures;
 	TimestampTz deadline;
 	bool		done = false,
 				ok = false;
@@ -151,6 +157,7 @@ otel_worker_flush(int timeout_ms)
 	if (otel_worker == NULL || otel_worker_pid() == 0)
 		return false;
 
+	failures = pg_atomic_read_u64(&otel_worker->failures);
 	req = pg_atomic_add_fetch_u64(&otel_worker->flush_requested, 1);
 	otel_buffer_wake_worker();
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
@@ -179,7 +186,8 @@ otel_worker_flush(int timeout_ms)
 										   PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
-	return done && ok;
+	/* a batch on its way at the call may have failed since */
+	return done && ok && pg_atomic_read_u64(&otel_worker->failures) == failures;
 }
 
 /* ---------------- worker side ---------------- */
@@ -253,6 +261,14 @@ backoff_sleep(long ms)
 	}
 }
 
+/* records that will not be delivered: in the stats, and seen by flushes */
+static void
+count_failed(OtelSignal sig, uint64 n)
+{
+	otel_stats_add(sig, OTEL_STAT_FAILED, n);
+	pg_atomic_fetch_add_u64(&otel_worker->failures, n);
+}
+
 static long
 backoff_ms(int attempt, int retry_after_ms)
 {
@@ -316,7 +332,7 @@ deliver(OtelPayload *p)
 			continue;
 		}
 
-		otel_stats_add(sig, OTEL_STAT_FAILED, p->nrecords);
+		count_failed(sig, p->nrecords);
 		log_export_problem(sig, "failed, records dropped", &r);
 		return false;
 	}
@@ -361,7 +377,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 		if (dest == OTEL_DEST_NONE)
 		{
 			otel_buffer_release(sig, &consumed);
-			otel_stats_add(sig, OTEL_STAT_FAILED, n);
+			count_failed(sig, n);
 			continue;
 		}
 
@@ -374,7 +390,7 @@ export_signal(OtelSignal sig, bool force, TimestampTz deadline)
 		last_export[sig] = GetCurrentTimestamp();
 
 		if (n > payload.nrecords)
-			otel_stats_add(sig, OTEL_STAT_FAILED, n - payload.nrecords);
+			count_failed(sig, n - payload.nrecords);
 		if (payload.nrecords > 0 && !deliver(&payload))
 			all_ok = false;
 		MemoryContextReset(batch_cxt);

@@ -19,7 +19,9 @@ PGDLLEXPORT void otel_worker_main(Datum arg);
 /*
  * Backend side of otel_aliyun.flush(): wake the worker, wait (interruptibly)
  * up to timeout_ms until everything buffered before the call was exported
- * or given up.  Returns true only if all of it was delivered.
+ * or given up.  Returns true only if all of it was delivered: false also
+ * when a batch already on its way at the call (out of the ring, being sent)
+ * fails before the answer.
  */
 extern bool otel_worker_flush(int timeout_ms);
 

@@ -11,7 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 use OtelTest;
 
 my $rx = OtelTest::Receiver->new;
@@ -65,6 +65,18 @@ for my $i (1 .. 3)
 my @lines = grep { /r400|HTTP 400|status 400/ } split /\n/, slurp_file($node->logfile, $logpos);
 cmp_ok(scalar @lines, '<=', 2, 'repeated 400s are not logged each time')
   or diag(join("\n", @lines));
+
+# a flush asked for while a batch is on its way (taken from the buffer by
+# the export interval, not yet answered) and which then fails: the flush
+# reports it, although the buffer is empty by the time the worker answers
+$rx->set_mode(status => 400, count => 1, delay_ms => 1200);
+$before = otel_stats($node);
+$node->safe_psql('postgres', 'SELECT x + 1 FROM r_400');
+sleep 0.6;    # the export interval is 200 ms: the batch is on its way
+ok(!otel_flush($node, 10000), 'flush reports a batch that was on its way and failed');
+$after = otel_stats($node);
+cmp_ok($after->{failed} - $before->{failed}, '>=', 1, 'and failed counts it');
+ok(otel_flush($node, 10000), 'the next flush, with nothing failing, is true again');
 
 # ---- receiver down, then up -----------------------------------------------------
 
