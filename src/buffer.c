@@ -382,11 +382,12 @@ otel_buffer_publish(OtelBufferReservation *res)
 
 /*
  * Peek at one partition, from its tail on, adding to refs[*n] (at most max
- * records, max_bytes in all).  Returns true if the batch is full.
+ * records, max_bytes in all).  Returns true if the batch is full.  *pressed
+ * is set if the partition is past half full.
  */
 static bool
 peek_part(OtelSignal sig, int part, OtelRecordRef *refs, int *n, int max,
-		  Size *bytes, Size max_bytes, OtelBufferCursor *cur)
+		  Size *bytes, Size max_bytes, OtelBufferCursor *cur, bool *pressed)
 {
 	OtelRing   *r = &otel_buf->parts[sig][part].ring;
 	uint64		pos,
@@ -399,6 +400,8 @@ peek_part(OtelSignal sig, int part, OtelRecordRef *refs, int *n, int max,
 	pos = r->tail;
 	head = r->head;
 	SpinLockRelease(&r->mutex);
+	if (head - pos > part_size[sig] / 2)
+		*pressed = true;
 
 	while (pos < head)
 	{
@@ -456,6 +459,7 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 	int			nparts = part_count[sig];
 	int			n = 0;
 	Size		bytes = 0;
+	bool		pressed = false;
 
 	pg_atomic_write_u32(&otel_buf->sigs[sig].sr.wake_pending, 0);
 	for (int p = 0; p < OTEL_RING_MAX_PARTS; p++)
@@ -468,7 +472,7 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 	{
 		int			part = (peek_start[sig] + k) % nparts;
 
-		if (peek_part(sig, part, refs, &n, max, &bytes, max_bytes, cur))
+		if (peek_part(sig, part, refs, &n, max, &bytes, max_bytes, cur, &pressed))
 		{
 			/* the next batch starts with the partition after this one */
 			peek_start[sig] = (part + 1) % nparts;
@@ -476,7 +480,11 @@ otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 			break;
 		}
 	}
-	if (n >= max)
+	/*
+	 * A partition past half full is what woke the worker (besides a full
+	 * batch): its records go now, or every put would wake it again.
+	 */
+	if (n >= max || pressed)
 		*full = true;
 	return n;
 }

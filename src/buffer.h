@@ -85,8 +85,8 @@ typedef struct OtelBufferCursor
  * partition's from its oldest on, returning how many, and *cur with where
  * they end, to pass to otel_buffer_release().  max_bytes bounds the sum of
  * their lengths (at least one record is returned if any is ready).  *full
- * says whether the batch is as large as it may be: max records, or a further
- * record ready that max_bytes left out.
+ * says whether the batch should go at once: max records, a further record
+ * ready that max_bytes left out, or a partition past half full.
  */
 extern int	otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 							 Size max_bytes, OtelBufferCursor *cur, bool *full);

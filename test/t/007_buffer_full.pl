@@ -133,4 +133,40 @@ ok(otel_flush($pnode), 'flush');
 is(scalar(server_spans($rx->spans, text => 'SELECT x FROM p_after')), 1, 'back to normal');
 $pnode->stop;
 ok(slurp_file($pnode->logfile) !~ /PANIC|was terminated by signal/, 'no crash');
+
+# A partition past half full wakes the worker, and what it holds goes at
+# once, even when it is less than a batch and the export interval is far
+# off (else every put would wake the worker again, for nothing).
+$rx->reset;
+my $hnode = otel_node(
+	'halffull',
+	otel => {
+		traces_endpoint => $rx->url,
+		sample_rate => 1,
+		buffer_size => '8MB',
+		export_interval_ms => 600000,
+		max_query_text_length => 8192,
+	});
+otel_tables($hnode, 1, qw(h_fill));
+ok(otel_flush($hnode, 30000), 'flush');
+$rx->reset;
+my $hpad = join(', ', map { "x AS c$_" } 1 .. 120);
+# about 2.6MB of spans from one session: past half of its 4MB partition,
+# fewer spans than a batch (4096)
+$hnode->safe_psql('postgres',
+	join('', map { "SELECT $hpad, x + $_ FROM h_fill;\n" } 1 .. 1000));
+my $early;
+ok( wait_for(
+		sub {
+			$early = scalar(server_spans($rx->spans, text => qr/FROM h_fill$/));
+			return $early >= 500;
+		},
+		timeout => 30),
+	'a partition past half full is exported without waiting for the interval');
+note("statement spans delivered before any flush: $early");
+ok(otel_flush($hnode, 30000), 'flush');
+is(scalar(server_spans($rx->spans, text => qr/FROM h_fill$/)), 1000,
+	'and the rest follows with the flush');
+$hnode->stop;
+ok(slurp_file($hnode->logfile) !~ /PANIC|was terminated by signal/, 'no crash');
 done_testing();
