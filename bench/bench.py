@@ -380,8 +380,8 @@ def callgrind_runs(args, cl, configs, sink_url, extra, work, libdir=None, instal
 
 def main():
     ap = argparse.ArgumentParser(description="otel_aliyun pgbench -S overhead benchmark")
-    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
-    ap.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 15)),
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 5)))
+    ap.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 20)),
                     help="seconds per measured run (10-30 recommended)")
     ap.add_argument("--warmup", type=int, default=3, help="seconds of pgbench before each run")
     ap.add_argument("--scale", type=int, default=10)
@@ -408,7 +408,13 @@ def main():
     ap.add_argument("--cache-sim", action="store_true",
                     help="with --callgrind: also simulate the caches and report first-level "
                          "instruction and data cache misses per transaction")
+    ap.add_argument("--pool", nargs="+", metavar="RESULTS_JSON",
+                    help="run nothing: pool the paired ratios of earlier runs (their "
+                         "results-*.json) and give the verdict on all of them together")
     args = ap.parse_args()
+    if args.pool:
+        pool(args.pool)
+        return
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for c in configs:
@@ -574,6 +580,35 @@ def paired_ratios(results, cfg):
         tr.append(r["tps"] / statistics.mean(b["tps"] for b in near))
         cr.append(r["cpu_us_per_tx"] / statistics.mean(b["cpu_us_per_tx"] for b in near))
     return tr, cr
+
+
+def pool(files):
+    """The verdict over several runs: each run's configurations paired with
+    their own baselines (paired_ratios), all pairs together, median and an
+    approximate standard error of the median (1.25 sd / sqrt(n))."""
+    ratios = {}
+    for path in files:
+        with open(path) as f:
+            results = json.load(f)["runs"]
+        for cfg in sorted({r["config"] for r in results} - {"none"}):
+            tr, cr = paired_ratios(results, cfg)
+            acc = ratios.setdefault(cfg, ([], []))
+            acc[0].extend(tr)
+            acc[1].extend(cr)
+    print("pooled over %d runs: %s" % (len(files), " ".join(os.path.basename(p) for p in files)))
+    print("%-24s %5s %16s %16s  %s" % ("config", "pairs", "TPS (+- se)", "CPU (+- se)",
+                                       "target (TPS>=, CPU<=)"))
+    for cfg, (tr, cr) in sorted(ratios.items()):
+        def med_se(v):
+            se = 1.25 * statistics.stdev(v) / len(v) ** 0.5 if len(v) > 1 else float("nan")
+            return statistics.median(v), se
+        (tm, ts), (cm, cs) = med_se(tr), med_se(cr)
+        tgt = TARGETS.get(cfg)
+        verdict = ""
+        if tgt:
+            verdict = "%.2f %.2f %s" % (tgt[0], tgt[1],
+                                        "met" if tm >= tgt[0] and cm <= tgt[1] else "MISSED")
+        print("%-24s %5d %8.3f +-%.3f %8.3f +-%.3f  %s" % (cfg, len(tr), tm, ts, cm, cs, verdict))
 
 
 def report(args, configs, results):

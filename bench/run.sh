@@ -5,8 +5,11 @@
 # over several rounds, medians of TPS and of the server's CPU time per
 # transaction, as ratios to the run without the extension.
 #
-#   bench/run.sh [--rounds 3] [--duration 15] [--configs none,0,0.1,1]
+#   bench/run.sh [--rounds 5] [--duration 20] [--configs none,0,0.1,1]
 #                [--protocol simple|extended|prepared] [--tcp] [--keep]
+#   bench/run.sh --pool bench/results/*.json
+#       runs nothing: pools the paired ratios of earlier runs' results and
+#       gives one verdict over all of them
 #   bench/run.sh --callgrind 20000 [--configs ...]
 #       instructions per transaction under valgrind instead of timings: slow,
 #       but steady where the timings move with whatever else the machine runs;
