@@ -203,10 +203,14 @@ otel_buffer_shmem_init(void)
 	}
 }
 
-int
-otel_buffer_partitions(OtelSignal sig)
+/*
+ * A partition past half full: producers wake the worker, and the worker
+ * sends at once (the two must agree, or every put wakes it for nothing).
+ */
+static inline bool
+past_half(OtelSignal sig, uint64 used)
 {
-	return otel_buf ? part_count[sig] : 0;
+	return used > part_size[sig] / 2;
 }
 
 static inline OtelSlotHeader *
@@ -319,7 +323,7 @@ reserve_in(OtelSignal sig, int part, const uint32 *lens, int n, uint64 need,
 	res->n = n;
 	/* a batch is ready, or past half full: make sure the worker is draining */
 	res->wake = nrecords >= pg_atomic_read_u32(&otel_buf->sigs[sig].sr.wake_records) ||
-		used > size / 2;
+		past_half(sig, used);
 	return true;
 }
 
@@ -400,7 +404,7 @@ peek_part(OtelSignal sig, int part, OtelRecordRef *refs, int *n, int max,
 	pos = r->tail;
 	head = r->head;
 	SpinLockRelease(&r->mutex);
-	if (head - pos > part_size[sig] / 2)
+	if (past_half(sig, head - pos))
 		*pressed = true;
 
 	while (pos < head)

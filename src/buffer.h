@@ -92,9 +92,6 @@ extern int	otel_buffer_peek(OtelSignal sig, OtelRecordRef *refs, int max,
 							 Size max_bytes, OtelBufferCursor *cur, bool *full);
 extern void otel_buffer_release(OtelSignal sig, const OtelBufferCursor *cur);
 
-/* How many partitions the signal's ring has (0 before shared memory). */
-extern int	otel_buffer_partitions(OtelSignal sig);
-
 /*
  * Worker only: producers wake the worker once the ring holds this many
  * records (its batch size), besides when it passes half full.
